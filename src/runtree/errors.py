@@ -1,0 +1,103 @@
+"""Every error runtree raises, under one root.
+
+Each subclass also inherits the matching builtin, so broad handlers keep working
+(``except TypeError`` catches a :class:`NodeDefinitionError`). A node's own exceptions are
+never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueError``.
+
+::
+
+    RuntreeError
+    ├── NodeDefinitionError (TypeError)      a node class is malformed (raised at class creation)
+    ├── NodeInvocationError (TypeError)      a call's arguments do not fit the node
+    ├── NodeStateError (ValueError)          a NodeState cannot be written or read
+    ├── ToolDefinitionError (TypeError)      a Tool / Parameter description is malformed
+    ├── ConfigurationError (ValueError)      a bad option or environment variable
+    ├── ContextError (RuntimeError)          an API used where it cannot work (call_sync in a loop, ...)
+    ├── SessionStateError (RuntimeError)     a session used before it opened or after it closed
+    ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
+    ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run
+    ├── ExecutionError (RuntimeError)        a strategy could not run a task (broken worker, ...)
+    └── RemoteError (RuntimeError)           an exception from another process that could not be
+                                             re-created there; carries its type name and traceback
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigurationError",
+    "ContextError",
+    "ExecutionError",
+    "NodeDefinitionError",
+    "NodeInvocationError",
+    "NodeStateError",
+    "RemoteError",
+    "RunEndedError",
+    "RuntreeError",
+    "SessionStateError",
+    "SessionTimeoutError",
+    "ToolDefinitionError",
+]
+
+
+class RuntreeError(Exception):
+    """Root of every error raised by runtree itself."""
+
+
+class NodeDefinitionError(RuntreeError, TypeError):
+    """A node class is malformed; raised when the class is created or built."""
+
+
+class NodeInvocationError(RuntreeError, TypeError):
+    """The arguments of a call do not fit the node; nothing ran."""
+
+
+class NodeStateError(RuntreeError, ValueError):
+    """A :class:`~runtree.nodes.NodeState` could not be serialised or loaded."""
+
+
+class ToolDefinitionError(RuntreeError, TypeError):
+    """A tool description (:class:`~runtree.llm.tools.Tool`, ``Parameter``) is malformed."""
+
+
+class ConfigurationError(RuntreeError, ValueError):
+    """An option or an environment variable has a value runtree does not accept."""
+
+
+class ContextError(RuntreeError, RuntimeError):
+    """An API was used where it cannot work, e.g. ``call_sync`` inside a running event loop."""
+
+
+class SessionStateError(RuntreeError, RuntimeError):
+    """A session (or another resource) was used before it opened or after it closed."""
+
+
+class SessionTimeoutError(RuntreeError, TimeoutError):
+    """The session ran past its ``timeout``; every running request was cancelled."""
+
+
+class RunEndedError(RuntreeError, RuntimeError):
+    """A call was made after a failure ended the run (``Session(end_on_error=True)``)."""
+
+
+class ExecutionError(RuntreeError, RuntimeError):
+    """An execution strategy could not run a task (a worker died, a result did not pickle)."""
+
+
+class RemoteError(RuntreeError, RuntimeError):
+    """An exception raised in another process that could not be re-created in this one.
+
+    ``type_name`` is the qualified name of the original exception type and
+    ``remote_traceback`` its formatted traceback.
+    """
+
+    def __init__(self, message: str, *, type_name: str = "", remote_traceback: str = "") -> None:
+        super().__init__(message)
+        self.type_name = type_name
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_remote_error, (str(self), self.type_name, self.remote_traceback))
+
+
+def _rebuild_remote_error(message: str, type_name: str, remote_traceback: str) -> RemoteError:
+    return RemoteError(message, type_name=type_name, remote_traceback=remote_traceback)

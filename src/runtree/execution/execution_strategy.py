@@ -1,0 +1,231 @@
+"""Execution strategies: *how* a :class:`~runtree.execution.task.Task` runs.
+
+* :class:`AsyncioExecutionStrategy` (``"async"``) awaits the node in the caller's task.
+* :class:`ThreadExecutionStrategy` (``"thread"``) runs it on an event loop of its own in a
+  pool thread; calls the node makes hop back to the session's loop.
+* :class:`ProcessExecutionStrategy` (``"process"``) ships it as a pickled
+  :class:`~runtree.nodes.NodeState` to a worker process (``spawn`` start method) and brings
+  back the result or the exception, plus the node's ``details``.
+
+Every strategy returns the node's result or raises the node's own exception.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import concurrent.futures
+import contextvars
+import threading
+import traceback
+from typing import Any
+
+from runtree.errors import ExecutionError, RemoteError
+from runtree.execution.task import Task
+from runtree.nodes.state import NodeState
+from runtree.pubsub.messages import NodeFailed, NodeFinished, NodeStarted, summarise
+from runtree.pubsub.publisher import current_publisher
+
+__all__ = [
+    "AsyncioExecutionStrategy",
+    "ExecutionStrategy",
+    "ProcessExecutionStrategy",
+    "ThreadExecutionStrategy",
+]
+
+
+class ExecutionStrategy(abc.ABC):
+    """Runs tasks. Implementations must return the node's result or raise its exception,
+    and propagate cancellation of the awaiting task to the work when they can."""
+
+    #: the mode name this strategy is usually registered under
+    mode: str = ""
+
+    @abc.abstractmethod
+    async def execute(self, task: Task[Any]) -> Any:
+        """Run ``task`` and return its result."""
+
+    def shutdown(self) -> None:  # noqa: B027 - optional hook
+        """Release pools and workers. Safe to call more than once."""
+
+
+class AsyncioExecutionStrategy(ExecutionStrategy):
+    """Awaits the node directly in the calling task: the cheapest strategy."""
+
+    mode = "async"
+
+    async def execute(self, task: Task[Any]) -> Any:
+        return await task.invoke()
+
+
+class ThreadExecutionStrategy(ExecutionStrategy):
+    """Runs each task on a pool thread, inside an event loop owned by that thread.
+
+    Cancelling the awaiting task cancels the node's coroutine in its thread.
+    """
+
+    mode = "thread"
+
+    def __init__(self, *, max_workers: int | None = None) -> None:
+        self._max_workers = max_workers
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._local = threading.local()
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        self._lock = threading.Lock()
+
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = concurrent.futures.ThreadPoolExecutor(
+                        max_workers=self._max_workers, thread_name_prefix="runtree-thread"
+                    )
+                pool = self._pool
+        return pool
+
+    def _thread_loop(self) -> asyncio.AbstractEventLoop:
+        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            self._local.loop = loop
+            with self._lock:
+                self._loops.append(loop)
+        return loop
+
+    def _run(self, context: contextvars.Context, task: Task[Any], handle: list[Any]) -> Any:
+        loop = self._thread_loop()
+        inner = context.run(loop.create_task, task.invoke())
+        handle.append((loop, inner))
+        return loop.run_until_complete(inner)
+
+    async def execute(self, task: Task[Any]) -> Any:
+        handle: list[Any] = []
+        future = self._executor().submit(self._run, contextvars.copy_context(), task, handle)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if handle:
+                loop, inner = handle[0]
+                if not loop.is_closed():
+                    loop.call_soon_threadsafe(inner.cancel)
+            raise
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            loops, self._loops = self._loops, []
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+        for loop in loops:
+            if not loop.is_running():
+                loop.close()
+
+
+def _run_in_worker(payload: bytes, request_id: str) -> bytes:
+    """Entry point in the worker process: run the node, return a pickled outcome."""
+    import cloudpickle
+
+    node = NodeState.from_bytes(payload, allow_pickle=True).instantiate()
+    node.uuid = request_id
+    try:
+        result = asyncio.run(node.tracked_invoke())
+    except BaseException as exc:
+        remote_tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        try:
+            return bytes(cloudpickle.dumps(("error", exc, remote_tb, node.details)))
+        except Exception:
+            substitute = RemoteError(
+                f"{type(exc).__name__}: {exc}",
+                type_name=f"{type(exc).__module__}.{type(exc).__qualname__}",
+                remote_traceback=remote_tb,
+            )
+            return bytes(cloudpickle.dumps(("error", substitute, remote_tb, node.details)))
+    try:
+        return bytes(cloudpickle.dumps(("ok", result, "", node.details)))
+    except Exception as exc:
+        error = ExecutionError(
+            f"node {node.name()!r} returned a {type(result).__name__} that cannot be pickled "
+            f"back from its worker process: {exc}"
+        )
+        return bytes(cloudpickle.dumps(("error", error, "", node.details)))
+
+
+class ProcessExecutionStrategy(ExecutionStrategy):
+    """Runs each task in a worker process (a ``spawn``-started ``ProcessPoolExecutor``).
+
+    The node travels as a pickled ``NodeState``; the worker has no session, so calls the
+    node makes run in a temporary session inside the worker and are not part of this run's
+    tree. A cancelled task that already started runs to completion in its worker and its
+    result is discarded. ``node.*`` events are published here, from the worker's timings.
+    """
+
+    mode = "process"
+
+    def __init__(self, *, max_workers: int | None = None, start_method: str = "spawn") -> None:
+        self._max_workers = max_workers
+        self._start_method = start_method
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> concurrent.futures.ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                import multiprocessing
+
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self._max_workers,
+                    mp_context=multiprocessing.get_context(self._start_method),
+                )
+            return self._pool
+
+    async def execute(self, task: Task[Any]) -> Any:
+        import pickle
+
+        node = task.node
+        payload = NodeState(node).to_bytes("pickle")
+        publisher = current_publisher.get()
+        if publisher is not None and publisher.wants(NodeStarted):
+            from runtree.nodes.node import public_attributes
+
+            publisher.publish(
+                NodeStarted(uuid=task.request_id, name=node.name(), params=public_attributes(node))
+            )
+        loop = asyncio.get_running_loop()
+        try:
+            raw = await loop.run_in_executor(self._executor(), _run_in_worker, payload, task.request_id)
+        except concurrent.futures.BrokenExecutor as exc:
+            with self._lock:
+                self._pool = None  # a dead worker poisons the pool; start afresh next time
+            raise ExecutionError(f"worker process for node {node.name()!r} died: {exc}") from exc
+        try:
+            status, value, remote_tb, details = pickle.loads(raw)
+        except Exception as exc:
+            raise RemoteError(
+                f"the outcome of node {node.name()!r} could not be unpickled here: {exc}",
+                type_name=type(exc).__name__,
+            ) from exc
+        node.details = details
+        latency = details.get("latency")
+        latency_ms = 0.0 if latency is None else latency.total_time * 1000.0
+        if status == "ok":
+            if publisher is not None and publisher.wants(NodeFinished):
+                publisher.publish(
+                    NodeFinished(uuid=task.request_id, latency_ms=latency_ms,
+                                 output_summary=summarise(value))
+                )
+            return value
+        if publisher is not None and publisher.wants(NodeFailed):
+            publisher.publish(
+                NodeFailed(uuid=task.request_id, latency_ms=latency_ms,
+                           exception_type=type(value).__name__)
+            )
+        if remote_tb and hasattr(value, "add_note"):
+            value.add_note(f"raised in a runtree worker process:\n{remote_tb}")
+        raise value
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,132 @@
+"""Tool descriptions: what an LLM sees of a node it may call.
+
+:class:`Tool` and :class:`Parameter` are plain data. ``Tool.to_json_schema()`` gives the JSON
+schema of the parameters object and ``Tool.to_openai()`` the ``{"type": "function", ...}``
+form used by OpenAI-compatible APIs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from runtree.errors import ToolDefinitionError
+
+__all__ = ["JSON_TYPES", "Parameter", "Tool"]
+
+#: Accepted spellings of a parameter type and the JSON-schema type each one means.
+JSON_TYPES: dict[str, str] = {
+    "str": "string",
+    "string": "string",
+    "int": "integer",
+    "integer": "integer",
+    "float": "number",
+    "number": "number",
+    "bool": "boolean",
+    "boolean": "boolean",
+    "list": "array",
+    "array": "array",
+    "dict": "object",
+    "object": "object",
+    "null": "null",
+    "None": "null",
+}
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Parameter:
+    """One argument of a tool.
+
+    ``type`` is a Python or JSON-schema type name (see :data:`JSON_TYPES`). ``items`` describes
+    list elements, ``properties`` the fields of an object, ``enum`` the allowed values.
+    """
+
+    name: str
+    type: str
+    description: str = ""
+    required: bool = True
+    default: Any = None
+    enum: tuple[Any, ...] | None = None
+    items: Parameter | None = None
+    properties: tuple[Parameter, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ToolDefinitionError(
+                f"Parameter name must be a Python identifier, got {self.name!r}"
+            )
+        if self.type not in JSON_TYPES:
+            raise ToolDefinitionError(
+                f"Parameter {self.name!r} has unknown type {self.type!r}; "
+                f"use one of {sorted(set(JSON_TYPES))}"
+            )
+        if self.enum is not None and not isinstance(self.enum, tuple):
+            object.__setattr__(self, "enum", tuple(self.enum))
+        if not isinstance(self.properties, tuple):
+            object.__setattr__(self, "properties", tuple(self.properties))
+
+    @property
+    def json_type(self) -> str:
+        """The JSON-schema type name."""
+        return JSON_TYPES[self.type]
+
+    def to_json_schema(self) -> dict[str, Any]:
+        """The JSON schema of this parameter's value."""
+        schema: dict[str, Any] = {"type": self.json_type}
+        if self.description:
+            schema["description"] = self.description
+        if self.enum is not None:
+            schema["enum"] = list(self.enum)
+        if self.items is not None:
+            schema["items"] = self.items.to_json_schema()
+        if self.properties:
+            schema["properties"] = {p.name: p.to_json_schema() for p in self.properties}
+            schema["required"] = [p.name for p in self.properties if p.required]
+        if not self.required and self.default is not None:
+            schema["default"] = self.default
+        return schema
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Tool:
+    """A callable tool: its name, what it does, and its parameters."""
+
+    name: str
+    description: str
+    parameters: Sequence[Parameter] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ToolDefinitionError(f"Tool name must be a non-empty string, got {self.name!r}")
+        params = tuple(self.parameters)
+        for param in params:
+            if not isinstance(param, Parameter):
+                raise ToolDefinitionError(
+                    f"Tool {self.name!r}: parameters must be Parameter objects, got {param!r}"
+                )
+        names = [p.name for p in params]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ToolDefinitionError(f"Tool {self.name!r}: duplicate parameters {duplicates}")
+        object.__setattr__(self, "parameters", params)
+
+    def to_json_schema(self) -> dict[str, Any]:
+        """The JSON schema of the arguments object."""
+        return {
+            "type": "object",
+            "properties": {p.name: p.to_json_schema() for p in self.parameters},
+            "required": [p.name for p in self.parameters if p.required],
+            "additionalProperties": False,
+        }
+
+    def to_openai(self) -> dict[str, Any]:
+        """The ``{"type": "function", "function": {...}}`` form of OpenAI-compatible APIs."""
+        return {
+            "type": "function",
+            "function": {
+                "name": self.name,
+                "description": self.description,
+                "parameters": self.to_json_schema(),
+            },
+        }

@@ -1,0 +1,231 @@
+"""The :class:`Node` base class: one small, composable unit of async work.
+
+A node is constructed with its inputs and run with ``await node.invoke()``. A synchronous
+``invoke`` is wrapped at class creation so it runs in a worker thread and never blocks the
+event loop. ``tracked_invoke`` adds timing and debug details and emits the ``node.*``
+events on the publisher of the current session, if there is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import traceback
+import uuid as uuid_module
+from collections.abc import Mapping
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+from runtree.errors import NodeDefinitionError, NodeInvocationError
+from runtree.nodes.details import DebugDetails, LatencyDetails
+from runtree.nodes.settings import node_debug_enabled
+from runtree.pubsub.messages import NodeFailed, NodeFinished, NodeStarted, summarise
+from runtree.pubsub.publisher import current_publisher
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from runtree.llm.tools import Tool
+
+__all__ = ["Node", "ToolCallable", "public_attributes"]
+
+T = TypeVar("T")
+
+_CLASSMETHODS = ("name", "tool_info", "prepare_tool")
+
+
+class ToolCallable:
+    """Mix-in that lets a node advertise itself as an LLM tool.
+
+    Override :meth:`tool_info` to describe the tool; :meth:`prepare_tool` turns the
+    arguments an LLM sent into a node instance (by default ``cls(**params)``, after checking
+    the names against ``tool_info()``).
+    """
+
+    @classmethod
+    def tool_info(cls) -> Tool:
+        """Describe this node as a tool. Nodes that are tools override this."""
+        raise NodeDefinitionError(
+            f"{cls.__qualname__} is not a tool: define a `tool_info` classmethod returning "
+            "runtree.llm.tools.Tool (function nodes get one from their signature)"
+        )
+
+    @classmethod
+    def prepare_tool(cls, params: Mapping[str, Any]) -> Self:
+        """Build an instance from the arguments of a tool call."""
+        if not isinstance(params, Mapping):
+            raise NodeInvocationError(
+                f"tool {cls.__qualname__}: arguments must be a mapping, got {type(params).__name__}"
+            )
+        info = cls.tool_info()
+        known = {p.name for p in info.parameters}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise NodeInvocationError(
+                f"tool {info.name!r}: unexpected argument(s) {unknown}; it takes {sorted(known)}"
+            )
+        missing = sorted(p.name for p in info.parameters if p.required and p.name not in params)
+        if missing:
+            raise NodeInvocationError(f"tool {info.name!r}: missing required argument(s) {missing}")
+        return cls(**params)
+
+
+def public_attributes(node: object) -> dict[str, Any]:
+    """The node's public instance attributes (what it was built with), minus bookkeeping."""
+    return {
+        key: value
+        for key, value in vars(node).items()
+        if not key.startswith("_") and key != "details"
+    }
+
+
+def _wrap_sync_invoke(func: Any) -> Any:
+    @functools.wraps(func)
+    async def invoke(self: Any) -> Any:
+        return await asyncio.to_thread(func, self)
+
+    invoke.__runtree_sync__ = func  # type: ignore[attr-defined]
+    return invoke
+
+
+def _check_class(cls: type) -> None:
+    where = cls.__qualname__
+    for attr in _CLASSMETHODS:
+        raw = cls.__dict__.get(attr)
+        if raw is not None and not isinstance(raw, classmethod):
+            raise NodeDefinitionError(
+                f"{where}.{attr} must be a @classmethod (got {type(raw).__name__}); "
+                f"write `@classmethod\\n    def {attr}(cls, ...)`"
+            )
+    invoke = cls.__dict__.get("invoke")
+    if invoke is None:
+        return
+    if isinstance(invoke, (classmethod, staticmethod)) or not callable(invoke):
+        raise NodeDefinitionError(
+            f"{where}.invoke must be a plain method `def invoke(self)` or `async def invoke(self)`"
+        )
+    params = list(inspect.signature(invoke).parameters.values())[1:]
+    required = [
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty
+        and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
+    if required:
+        raise NodeDefinitionError(
+            f"{where}.invoke takes required argument(s) {required}; a node receives its inputs "
+            "in __init__ and invoke takes only self"
+        )
+    mode = cls.__dict__.get("execution_mode")
+    if mode is not None and not isinstance(mode, str):
+        raise NodeDefinitionError(f"{where}.execution_mode must be a string, got {mode!r}")
+
+
+class Node(ToolCallable, Generic[T]):
+    """Base class of every node.
+
+    Subclasses take their inputs in ``__init__`` (calling ``super().__init__()``) and
+    implement ``invoke`` (async, or sync to run in a worker thread). ``execution_mode``
+    may pin the strategy the node runs on (``"async"``, ``"thread"``, ``"process"``).
+    """
+
+    execution_mode: ClassVar[str | None] = None
+    details: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _check_class(cls)
+        invoke = cls.__dict__.get("invoke")
+        if invoke is not None and not inspect.iscoroutinefunction(invoke):
+            cls.invoke = _wrap_sync_invoke(invoke)  # type: ignore[method-assign]
+
+    def __init__(self) -> None:
+        self.details = {}
+
+    @classmethod
+    def name(cls) -> str:
+        """The node's display name (the class name unless overridden)."""
+        return cls.__name__
+
+    @property
+    def uuid(self) -> str:
+        """Identity of this node instance; the request id when it runs in a session."""
+        value: str | None = self.__dict__.get("_uuid")
+        if value is None:
+            value = self.__dict__["_uuid"] = uuid_module.uuid4().hex
+        return value
+
+    @uuid.setter
+    def uuid(self, value: str) -> None:
+        self.__dict__["_uuid"] = value
+
+    async def invoke(self) -> T:
+        """Do the node's work. Subclasses must override this."""
+        raise NodeDefinitionError(
+            f"{type(self).__qualname__} does not implement invoke(); define "
+            "`async def invoke(self)` (or a sync `def invoke(self)`)"
+        )
+
+    async def tracked_invoke(self) -> T:
+        """Run :meth:`invoke`, record ``details["latency"]`` and ``details["debug"]``.
+
+        Exceptions propagate unchanged; the details still record latency and the exception
+        type. Emits ``node.started``/``node.finished``/``node.failed`` on the session publisher.
+        """
+        details = self.__dict__.get("details")
+        if details is None:
+            details = self.__dict__["details"] = {}
+        publisher = current_publisher.get()
+        if publisher is not None and publisher.wants(NodeStarted):
+            publisher.publish(
+                NodeStarted(uuid=self.uuid, name=self.name(), params=public_attributes(self))
+            )
+        start = perf_counter()
+        try:
+            result = await self.invoke()
+        except BaseException as exc:
+            elapsed = perf_counter() - start
+            details["latency"] = LatencyDetails(total_time=elapsed)
+            details["debug"] = self._debug_details(exc=exc)
+            if publisher is not None and publisher.wants(NodeFailed):
+                publisher.publish(
+                    NodeFailed(
+                        uuid=self.uuid,
+                        latency_ms=elapsed * 1000.0,
+                        exception_type=type(exc).__name__,
+                    )
+                )
+            raise
+        elapsed = perf_counter() - start
+        details["latency"] = LatencyDetails(total_time=elapsed)
+        details["debug"] = self._debug_details(output=result)
+        if publisher is not None and publisher.wants(NodeFinished):
+            publisher.publish(
+                NodeFinished(
+                    uuid=self.uuid, latency_ms=elapsed * 1000.0, output_summary=summarise(result)
+                )
+            )
+        return result
+
+    def _debug_details(self, *, output: object = None, exc: BaseException | None = None) -> DebugDetails:
+        if not node_debug_enabled():
+            return DebugDetails(
+                node_name=self.name(),
+                exception_type=None if exc is None else type(exc).__name__,
+            )
+        params = {key: summarise(value) for key, value in public_attributes(self).items()}
+        if exc is None:
+            return DebugDetails(node_name=self.name(), verbose=True, params=params,
+                                output=summarise(output))
+        return DebugDetails(
+            node_name=self.name(),
+            verbose=True,
+            params=params,
+            exception_type=type(exc).__name__,
+            exception_message=str(exc),
+            traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} node {self.name()!r}>"
