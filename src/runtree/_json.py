@@ -69,7 +69,9 @@ def to_jsonable(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS, _depth: int =
     if isinstance(value, (list, tuple)):
         return [to_jsonable(item, max_chars=max_chars, _depth=depth) for item in value]
     if isinstance(value, Mapping) and all(type(key) is str for key in value):
-        return {key: to_jsonable(item, max_chars=max_chars, _depth=depth) for key, item in value.items()}
+        return {
+            key: to_jsonable(item, max_chars=max_chars, _depth=depth) for key, item in value.items()
+        }
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
         return {
@@ -78,7 +80,11 @@ def to_jsonable(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS, _depth: int =
             "fields": to_jsonable(fields, max_chars=max_chars, _depth=depth),
         }
     if isinstance(value, BaseException):
-        return {MARKER_KEY: "exception", "type": type_name(value), "message": str(value)[:max_chars]}
+        return {
+            MARKER_KEY: "exception",
+            "type": type_name(value),
+            "message": str(value)[:max_chars],
+        }
     if isinstance(value, (int, float, str)):  # subclasses such as bool-like enums or str subclasses
         return to_jsonable(cls.__mro__[-2](value), max_chars=max_chars, _depth=depth)
     return _unserialisable(value, max_chars)

@@ -12,7 +12,7 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── NodeStateError (ValueError)          a NodeState cannot be written or read
     ├── ToolDefinitionError (TypeError)      a Tool / Parameter description is malformed
     ├── ConfigurationError (ValueError)      a bad option or environment variable
-    ├── ContextError (RuntimeError)          an API used where it cannot work (call_sync in a loop, ...)
+    ├── ContextError (RuntimeError)          an API used where it cannot work
     ├── SessionStateError (RuntimeError)     a session used before it opened or after it closed
     ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
     ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run

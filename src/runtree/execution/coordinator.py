@@ -2,8 +2,9 @@
 
 ``submit`` returns :class:`~runtree.pubsub.messages.RequestSuccess` or
 :class:`~runtree.pubsub.messages.RequestFailure` (also published on the publisher given to
-:meth:`Coordinator.start`). Cancellation is recorded (job status ``"cancelled"``, a
-``RequestFailure`` with ``cancelled=True`` is published) and re-raised.
+:meth:`Coordinator.start`); ``run`` returns the result or raises, which is what the session
+uses. Cancellation is recorded (job status ``"cancelled"``, a ``RequestFailure`` with
+``cancelled=True`` is published) and re-raised.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ class Job:
     """The coordinator's record of one task: mode, status and start/end times (epoch seconds).
 
     ``status`` is ``"running"``, then ``"succeeded"``, ``"failed"`` or ``"cancelled"``.
+    The session's request records (:class:`runtree.state.info.RequestRecord`) are jobs too,
+    so a call is recorded once.
     """
 
     __slots__ = ("end_time", "mode", "node_name", "request_id", "start_time", "status")
@@ -39,15 +42,19 @@ class Job:
         self.end_time: float | None = None
         self.status = "running"
 
-    def end(self, status: str, end_time: float) -> None:
-        self.status = status
-        self.end_time = end_time
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end, or ``None`` while running."""
+        return None if self.end_time is None else self.end_time - self.start_time
 
     def to_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}
+        return {name: getattr(self, name) for name in Job.__slots__}
 
     def __repr__(self) -> str:
-        return f"Job({self.request_id!r}, {self.node_name!r}, {self.mode!r}, {self.status!r})"
+        return (
+            f"{type(self).__name__}({self.request_id!r}, {self.node_name!r}, {self.mode!r}, "
+            f"{self.status!r})"
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,14 +74,13 @@ class CoordinatorState:
         self._running = 0
         self._counts = {"succeeded": 0, "failed": 0, "cancelled": 0}
 
-    def start_job(self, request_id: str, node_name: str, mode: str) -> Job:
-        job = Job(request_id, node_name, mode, time.time())
-        self.jobs[request_id] = job
+    def start_job(self, job: Job) -> None:
+        self.jobs[job.request_id] = job
         self._running += 1
-        return job
 
     def end_job(self, job: Job, status: str, end_time: float) -> None:
-        job.end(status, end_time)
+        job.status = status
+        job.end_time = end_time
         self._running -= 1
         self._counts[status] += 1
 
@@ -119,40 +125,83 @@ class Coordinator:
             return self.execution_modes[mode]
         except KeyError:
             raise ConfigurationError(
-                f"unknown execution mode {mode!r}; this coordinator has {sorted(self.execution_modes)}"
+                f"unknown execution mode {mode!r}; "
+                f"this coordinator has {sorted(self.execution_modes)}"
             ) from None
 
     async def submit(self, task: Task[Any], mode: str = "async") -> RequestSuccess | RequestFailure:
-        """Run ``task`` in ``mode`` and return the outcome message."""
-        publisher = self.publisher
-        if publisher is None:
-            raise SessionStateError("Coordinator.submit before Coordinator.start(publisher)")
-        strategy = self.strategy(mode)
-        name = task.node.name()
-        job = self.state.start_job(task.request_id, name, mode)
+        """Run ``task`` in ``mode`` and return the outcome message (also published)."""
         try:
-            result = await strategy.execute(task)
-        except asyncio.CancelledError as exc:
-            end = time.time()
-            self.state.end_job(job, "cancelled", end)
-            publisher.publish(
-                RequestFailure(request_id=task.request_id, node_name=name, started_at=job.start_time,
-                               ended_at=end, error=exc, cancelled=True)
-            )
+            result = await self.run(task, mode)
+        except asyncio.CancelledError:
             raise
         except Exception as exc:
+            job = self.state.jobs[task.request_id]
+            return RequestFailure(
+                request_id=task.request_id,
+                node_name=job.node_name,
+                start_time=job.start_time,
+                end_time=job.end_time or job.start_time,
+                error=exc,
+            )
+        job = self.state.jobs[task.request_id]
+        return RequestSuccess(
+            request_id=task.request_id,
+            node_name=job.node_name,
+            start_time=job.start_time,
+            end_time=job.end_time or job.start_time,
+            result=result,
+        )
+
+    async def run(self, task: Task[Any], mode: str = "async", *, job: Job | None = None) -> Any:
+        """Run ``task`` in ``mode``: return its result or raise its exception.
+
+        The job (``job`` if given, else a new one) is recorded and ``RequestSuccess`` /
+        ``RequestFailure`` published (built only when a subscriber wants them).
+        Cancellation is recorded and re-raised.
+        """
+        publisher = self.publisher
+        if publisher is None:
+            raise SessionStateError("Coordinator used before Coordinator.start(publisher)")
+        strategy = self.execution_modes.get(mode)
+        if strategy is None:
+            strategy = self.strategy(mode)
+        if job is None:
+            job = Job(task.request_id, task.node.name(), mode, time.time())
+        name = job.node_name
+        state = self.state
+        state.start_job(job)
+        try:
+            result = await strategy.execute(task)
+        except BaseException as exc:
             end = time.time()
-            self.state.end_job(job, "failed", end)
-            failure = RequestFailure(request_id=task.request_id, node_name=name,
-                                     started_at=job.start_time, ended_at=end, error=exc)
-            publisher.publish(failure)
-            return failure
+            cancelled = isinstance(exc, asyncio.CancelledError)
+            state.end_job(job, "cancelled" if cancelled else "failed", end)
+            if publisher.wants(RequestFailure):
+                publisher.publish(
+                    RequestFailure(
+                        request_id=task.request_id,
+                        node_name=name,
+                        start_time=job.start_time,
+                        end_time=end,
+                        error=exc,
+                        cancelled=cancelled,
+                    )
+                )
+            raise
         end = time.time()
-        self.state.end_job(job, "succeeded", end)
-        success = RequestSuccess(request_id=task.request_id, node_name=name,
-                                 started_at=job.start_time, ended_at=end, result=result)
-        publisher.publish(success)
-        return success
+        state.end_job(job, "succeeded", end)
+        if publisher.wants(RequestSuccess):
+            publisher.publish(
+                RequestSuccess(
+                    request_id=task.request_id,
+                    node_name=name,
+                    start_time=job.start_time,
+                    end_time=end,
+                    result=result,
+                )
+            )
+        return result
 
     def shutdown(self) -> None:
         """Shut down every strategy this coordinator was given."""

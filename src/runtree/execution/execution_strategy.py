@@ -193,7 +193,9 @@ class ProcessExecutionStrategy(ExecutionStrategy):
             )
         loop = asyncio.get_running_loop()
         try:
-            raw = await loop.run_in_executor(self._executor(), _run_in_worker, payload, task.request_id)
+            raw = await loop.run_in_executor(
+                self._executor(), _run_in_worker, payload, task.request_id
+            )
         except concurrent.futures.BrokenExecutor as exc:
             with self._lock:
                 self._pool = None  # a dead worker poisons the pool; start afresh next time
@@ -211,14 +213,16 @@ class ProcessExecutionStrategy(ExecutionStrategy):
         if status == "ok":
             if publisher is not None and publisher.wants(NodeFinished):
                 publisher.publish(
-                    NodeFinished(uuid=task.request_id, latency_ms=latency_ms,
-                                 output_summary=summarise(value))
+                    NodeFinished(
+                        uuid=task.request_id, latency_ms=latency_ms, output_summary=summarise(value)
+                    )
                 )
             return value
         if publisher is not None and publisher.wants(NodeFailed):
             publisher.publish(
-                NodeFailed(uuid=task.request_id, latency_ms=latency_ms,
-                           exception_type=type(value).__name__)
+                NodeFailed(
+                    uuid=task.request_id, latency_ms=latency_ms, exception_type=type(value).__name__
+                )
             )
         if remote_tb and hasattr(value, "add_note"):
             value.add_note(f"raised in a runtree worker process:\n{remote_tb}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from runtree.context.central import mode_override, parent_id
 from runtree.nodes.node import Node
@@ -24,7 +24,7 @@ class Task(Generic[T]):
     def __init__(self, *, request_id: str, node: Node[T]) -> None:
         self.request_id = request_id
         self.node = node
-        node.uuid = request_id
+        node.__dict__["_uuid"] = request_id  # Node.uuid, without the property's cost
 
     async def invoke(self) -> T:
         token = parent_id.set(self.request_id)

@@ -7,6 +7,7 @@ from runtree.nodes.details import DebugDetails, LatencyDetails
 from runtree.nodes.function import FunctionNode, function_node, tool_from_function
 from runtree.nodes.node import Node, ToolCallable
 from runtree.nodes.state import NodeState
+from runtree.nodes.validation import create_node, resolve_node
 
 __all__ = [
     "DebugDetails",
@@ -18,4 +19,6 @@ __all__ = [
     "ToolCallable",
     "function_node",
     "tool_from_function",
+    "create_node",
+    "resolve_node",
 ]

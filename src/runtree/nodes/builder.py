@@ -27,7 +27,9 @@ class NodeBuilder(Generic[N]):
             raise NodeDefinitionError(f"NodeBuilder needs a Node subclass, got {base!r}")
         name = class_name or f"Custom{base.__name__}"
         if not name.isidentifier():
-            raise NodeDefinitionError(f"NodeBuilder: class_name must be an identifier, got {name!r}")
+            raise NodeDefinitionError(
+                f"NodeBuilder: class_name must be an identifier, got {name!r}"
+            )
         self._base = base
         self._class_name = name
         self._attrs: dict[str, Any] = {}

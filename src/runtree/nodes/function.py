@@ -7,6 +7,7 @@ understood). Calls are checked against the signature before anything runs.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import re
 import types
@@ -80,7 +81,7 @@ def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
         parts.append("/")
     name = func.__name__ if func.__name__.isidentifier() else "function"
     source = f"def {name}({', '.join(parts)}):\n    return None\n"
-    exec(source, namespace)  # noqa: S102 - parameters come from a real signature
+    exec(source, namespace)
     checker: Callable[..., None] = namespace[name]
     return checker
 
@@ -99,7 +100,9 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
     try:
         checker = make_argument_checker(func)
     except (TypeError, ValueError) as exc:
-        raise NodeDefinitionError(f"function_node: cannot read the signature of {func!r}: {exc}") from exc
+        raise NodeDefinitionError(
+            f"function_node: cannot read the signature of {func!r}: {exc}"
+        ) from exc
     is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
         getattr(func, "__call__", None)  # noqa: B004
     )
@@ -125,10 +128,8 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
     class_name = node_name if node_name.isidentifier() else "FunctionNode"
     node_cls = typing.cast(type[FunctionNode], type(class_name, (FunctionNode,), namespace))
     if name is None:
-        try:
+        with contextlib.suppress(TypeError):  # not weak-referenceable: just do not cache
             _cache[func] = node_cls
-        except TypeError:  # not weak-referenceable (e.g. some builtins): just do not cache
-            pass
     return node_cls
 
 
@@ -156,16 +157,32 @@ def _parameter_for(name: str, annotation: Any, description: str, default: Any) -
         if len(non_null) == 1:
             inner = _parameter_for(name, non_null[0], description, default)
             return Parameter(
-                name=name, type=inner.type, description=description, required=required,
-                default=None if required else default, items=inner.items, enum=inner.enum,
+                name=name,
+                type=inner.type,
+                description=description,
+                required=required,
+                default=None if required else default,
+                items=inner.items,
+                enum=inner.enum,
             )
-        return Parameter(name=name, type="str", description=description, required=required,
-                         default=None if required else default)
+        return Parameter(
+            name=name,
+            type="str",
+            description=description,
+            required=required,
+            default=None if required else default,
+        )
     if origin is typing.Literal:
         kinds = {type(a) for a in args}
         kind = _SIMPLE_TYPES.get(kinds.pop(), "str") if len(kinds) == 1 else "str"
-        return Parameter(name=name, type=kind, description=description, required=required,
-                         default=None if required else default, enum=tuple(args))
+        return Parameter(
+            name=name,
+            type=kind,
+            description=description,
+            required=required,
+            default=None if required else default,
+            enum=tuple(args),
+        )
     base = origin or annotation
     if annotation is inspect.Parameter.empty or annotation is Any:
         kind = "str"
@@ -179,8 +196,14 @@ def _parameter_for(name: str, annotation: Any, description: str, default: Any) -
     items = None
     if kind == "list" and args and args[0] in _SIMPLE_TYPES:
         items = Parameter(name="item", type=_SIMPLE_TYPES[args[0]])
-    return Parameter(name=name, type=kind, description=description, required=required,
-                     default=None if required else default, items=items)
+    return Parameter(
+        name=name,
+        type=kind,
+        description=description,
+        required=required,
+        default=None if required else default,
+        items=items,
+    )
 
 
 _ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
@@ -214,7 +237,7 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
                 in_args = False
                 continue
             match = _ARG_LINE.match(stripped)
-            if match and line.startswith((" ", "\t")) or (match and current is None):
+            if (match and line.startswith((" ", "\t"))) or (match and current is None):
                 current = match.group(1).lstrip("*")
                 descriptions[current] = match.group(2).strip()
             elif current is not None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import os
 import traceback
-import uuid as uuid_module
 from collections.abc import Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -153,7 +153,7 @@ class Node(ToolCallable, Generic[T]):
         """Identity of this node instance; the request id when it runs in a session."""
         value: str | None = self.__dict__.get("_uuid")
         if value is None:
-            value = self.__dict__["_uuid"] = uuid_module.uuid4().hex
+            value = self.__dict__["_uuid"] = os.urandom(16).hex()
         return value
 
     @uuid.setter
@@ -168,10 +168,13 @@ class Node(ToolCallable, Generic[T]):
         )
 
     async def tracked_invoke(self) -> T:
-        """Run :meth:`invoke`, record ``details["latency"]`` and ``details["debug"]``.
+        """Run :meth:`invoke` and record ``details["latency"]`` (and ``details["debug"]``).
 
-        Exceptions propagate unchanged; the details still record latency and the exception
-        type. Emits ``node.started``/``node.finished``/``node.failed`` on the session publisher.
+        Exceptions propagate unchanged; the details still record the latency, and
+        ``details["debug"].exception_type`` names the exception. ``details["debug"]`` is
+        filled on every call when ``RT_NODE_DEBUG=true`` (verbose: parameters, output,
+        traceback) and on failure otherwise. Emits ``node.started``/``node.finished``/
+        ``node.failed`` on the publisher of the current session.
         """
         details = self.__dict__.get("details")
         if details is None:
@@ -199,7 +202,8 @@ class Node(ToolCallable, Generic[T]):
             raise
         elapsed = perf_counter() - start
         details["latency"] = LatencyDetails(total_time=elapsed)
-        details["debug"] = self._debug_details(output=result)
+        if node_debug_enabled():
+            details["debug"] = self._debug_details(output=result)
         if publisher is not None and publisher.wants(NodeFinished):
             publisher.publish(
                 NodeFinished(
@@ -208,16 +212,16 @@ class Node(ToolCallable, Generic[T]):
             )
         return result
 
-    def _debug_details(self, *, output: object = None, exc: BaseException | None = None) -> DebugDetails:
+    def _debug_details(
+        self, *, output: object = None, exc: BaseException | None = None
+    ) -> DebugDetails:
         if not node_debug_enabled():
-            return DebugDetails(
-                node_name=self.name(),
-                exception_type=None if exc is None else type(exc).__name__,
-            )
+            return DebugDetails(node_name=self.name(), exception_type=type(exc).__name__)
         params = {key: summarise(value) for key, value in public_attributes(self).items()}
         if exc is None:
-            return DebugDetails(node_name=self.name(), verbose=True, params=params,
-                                output=summarise(output))
+            return DebugDetails(
+                node_name=self.name(), verbose=True, params=params, output=summarise(output)
+            )
         return DebugDetails(
             node_name=self.name(),
             verbose=True,

@@ -10,15 +10,31 @@ import os
 
 from runtree.errors import ConfigurationError
 
-__all__ = ["SERIALISATION_FORMATS", "node_debug_enabled", "serialisation_format"]
+__all__ = ["SERIALISATION_FORMATS", "node_debug_enabled", "reload", "serialisation_format"]
 
 SERIALISATION_FORMATS = ("json", "pickle")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
 
+_debug: bool | None = None
+
+
+def reload() -> None:
+    """Re-read the environment. Every ``Session`` does this when it opens; call it yourself
+    after changing ``RT_NODE_DEBUG`` for nodes invoked outside a session."""
+    global _debug
+    _debug = _read_debug()
+
+
 def node_debug_enabled() -> bool:
-    """Whether ``RT_NODE_DEBUG`` asks for verbose debug details."""
+    """Whether ``RT_NODE_DEBUG`` asks for verbose debug details (read once, see :func:`reload`)."""
+    if _debug is None:
+        reload()
+    return bool(_debug)
+
+
+def _read_debug() -> bool:
     raw = os.environ.get("RT_NODE_DEBUG")
     if raw is None:
         return False

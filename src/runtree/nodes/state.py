@@ -95,10 +95,13 @@ class NodeState(Generic[N]):
                 payload: bytes = cloudpickle.dumps(self.node)
             except Exception as exc:
                 raise NodeStateError(
-                    f"NodeState: cannot pickle node {self.node.name()!r}: {type(exc).__name__}: {exc}"
+                    f"NodeState: cannot pickle node {self.node.name()!r}: "
+                    f"{type(exc).__name__}: {exc}"
                 ) from exc
             return PICKLE_MAGIC + payload
-        raise NodeStateError(f"unknown NodeState format {chosen!r}; use one of {SERIALISATION_FORMATS}")
+        raise NodeStateError(
+            f"unknown NodeState format {chosen!r}; use one of {SERIALISATION_FORMATS}"
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes, *, allow_pickle: bool = False) -> NodeState[Any]:
@@ -112,14 +115,20 @@ class NodeState(Generic[N]):
             try:
                 node = pickle.loads(data[len(PICKLE_MAGIC) :])
             except Exception as exc:
-                raise NodeStateError(f"NodeState: corrupt pickle payload: {type(exc).__name__}: {exc}") from exc
+                raise NodeStateError(
+                    f"NodeState: corrupt pickle payload: {type(exc).__name__}: {exc}"
+                ) from exc
             if not isinstance(node, Node):
-                raise NodeStateError(f"NodeState: pickle payload is a {type(node).__name__}, not a Node")
+                raise NodeStateError(
+                    f"NodeState: pickle payload is a {type(node).__name__}, not a Node"
+                )
             return cls._wrap(node)
         try:
             document = json.loads(data)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise NodeStateError(f"NodeState: not a runtree NodeState (neither JSON nor pickle): {exc}") from exc
+            raise NodeStateError(
+                f"NodeState: not a runtree NodeState (neither JSON nor pickle): {exc}"
+            ) from exc
         return cls.from_dict(document)
 
     # -- JSON documents ----------------------------------------------------------------------
@@ -146,7 +155,8 @@ class NodeState(Generic[N]):
                 json.dumps(value)
             except (TypeError, ValueError) as exc:
                 raise NodeStateError(
-                    f"NodeState: attribute {key!r} of node {node.name()!r} ({type(value).__name__}) "
+                    f"NodeState: attribute {key!r} of node {node.name()!r} "
+                    f"({type(value).__name__}) "
                     f"cannot be written as JSON ({exc}); make it JSON-friendly or use "
                     "RT_NODE_SERIALISATION_FMT=pickle"
                 ) from exc
@@ -175,7 +185,7 @@ class NodeState(Generic[N]):
         if not isinstance(attributes, dict) or not isinstance(details, dict):
             raise NodeStateError("NodeState: 'attributes' and 'details' must be objects")
         node_cls = _import_class(str(document.get("class", "")))
-        node = node_cls.__new__(node_cls)
+        node: Node[Any] = object.__new__(node_cls)
         node.__dict__.update(attributes)
         try:
             node.details = details_from_dict(details)

@@ -60,7 +60,7 @@ class RequestCreation(Message):
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     mode: str
-    created_at: float = dataclasses.field(default_factory=time.time)
+    start_time: float = dataclasses.field(default_factory=time.time)
 
     def log_message(self) -> str:
         parent = f" under {self.parent_id}" if self.parent_id else ""
@@ -74,13 +74,13 @@ class RequestCompletionMessage(Message):
     topic: ClassVar[str] = "request.completed"
     request_id: str
     node_name: str
-    started_at: float
-    ended_at: float
+    start_time: float
+    end_time: float
 
     @property
     def duration(self) -> float:
         """Seconds between start and end."""
-        return self.ended_at - self.started_at
+        return self.end_time - self.start_time
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

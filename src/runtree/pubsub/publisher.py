@@ -19,7 +19,7 @@ import logging
 import queue
 import threading
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Union
+from typing import Any
 
 from runtree.errors import ConfigurationError, SessionStateError
 from runtree.pubsub.messages import Message
@@ -34,7 +34,7 @@ __all__ = [
 
 logger = logging.getLogger("runtree.pubsub")
 
-Callback = Callable[[Any], Union[None, Awaitable[None]]]
+Callback = Callable[[Any], Awaitable[None] | None]
 
 #: The publisher of the session this code runs in (set by the session; read by nodes).
 current_publisher: contextvars.ContextVar[RTPublisher | None] = contextvars.ContextVar(
@@ -129,7 +129,10 @@ class Subscription:
         q: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._queue = q
         thread = threading.Thread(
-            target=self._drain_thread, args=(q,), name=f"runtree-subscriber-{self.name}", daemon=True
+            target=self._drain_thread,
+            args=(q,),
+            name=f"runtree-subscriber-{self.name}",
+            daemon=True,
         )
         self._thread = thread
         thread.start()
@@ -145,8 +148,9 @@ class Subscription:
                 callback(message)
             except Exception:
                 self.failed += 1
-                logger.warning("subscriber %r failed on %s", self.name, type(message).__name__,
-                               exc_info=True)
+                logger.warning(
+                    "subscriber %r failed on %s", self.name, type(message).__name__, exc_info=True
+                )
             else:
                 self.delivered += 1
 
@@ -158,7 +162,9 @@ class Subscription:
                     "inside one or subscribe a synchronous callback"
                 )
             self._loop = loop
-            self._task = loop.create_task(self._drain_task(), name=f"runtree-subscriber-{self.name}")
+            self._task = loop.create_task(
+                self._drain_task(), name=f"runtree-subscriber-{self.name}"
+            )
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -188,8 +194,12 @@ class Subscription:
                     await callback(message)  # type: ignore[misc]
                 except Exception:
                     self.failed += 1
-                    logger.warning("subscriber %r failed on %s", self.name,
-                                   type(message).__name__, exc_info=True)
+                    logger.warning(
+                        "subscriber %r failed on %s",
+                        self.name,
+                        type(message).__name__,
+                        exc_info=True,
+                    )
                 else:
                     self.delivered += 1
             if self._closed:
@@ -216,15 +226,23 @@ class Subscription:
             thread = self._thread
             await asyncio.get_running_loop().run_in_executor(None, thread.join, timeout)
             if thread.is_alive():
-                logger.warning("subscriber %r did not finish within %.1fs; %d messages left",
-                               self.name, timeout, self._queue.qsize() if self._queue else 0)
+                logger.warning(
+                    "subscriber %r did not finish within %.1fs; %d messages left",
+                    self.name,
+                    timeout,
+                    self._queue.qsize() if self._queue else 0,
+                )
         task = self._task
         if task is not None and task.get_loop() is asyncio.get_running_loop():
             done, _ = await asyncio.wait({task}, timeout=timeout)
             if not done:
                 task.cancel()
-                logger.warning("subscriber %r did not finish within %.1fs; %d messages left",
-                               self.name, timeout, len(self._buffer))
+                logger.warning(
+                    "subscriber %r did not finish within %.1fs; %d messages left",
+                    self.name,
+                    timeout,
+                    len(self._buffer),
+                )
 
     def _join_thread(self, timeout: float) -> None:
         if self._thread is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import Any, Union
+from typing import Any
 
 from runtree.pubsub.messages import Message, Streaming
 
@@ -12,8 +12,8 @@ __all__ = ["stream_subscriber"]
 
 
 def stream_subscriber(
-    callback: Callable[[Any], Union[None, Awaitable[None]]],
-) -> Callable[[Message], Union[None, Awaitable[None]]]:
+    callback: Callable[[Any], Awaitable[None] | None],
+) -> Callable[[Message], Awaitable[None] | None]:
     """Wrap ``callback`` so it receives the items of ``rt.broadcast`` and nothing else.
 
     Subscribe the result with ``RTPublisher.subscribe(..., topics=Streaming)``; it also
@@ -24,7 +24,7 @@ def stream_subscriber(
 
         async def deliver_async(message: Message) -> None:
             if isinstance(message, Streaming):
-                await callback(message.item)  # type: ignore[misc]
+                await callback(message.item)
 
         deliver_async.__name__ = getattr(callback, "__name__", "stream_subscriber")
         return deliver_async

@@ -1,0 +1,1 @@
+"""runtree benchmarks: ``make bench`` (``python -m bench``). Ratios against bare asyncio."""

@@ -1,0 +1,96 @@
+"""``python -m bench``: run every workload and print a table (also bench/results/latest.json)."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import platform
+import sys
+import time
+from typing import Any
+
+from bench import workloads
+
+TARGETS = {
+    "W1 overhead per sequential call": ("us", 10.0),
+    "W2 overhead per call (10k)": ("us", 15.0),
+    "W2 overhead per call (100k)": ("us", 15.0),
+    "W2 linearity (100k/10k per-call)": ("x", 1.25),
+    "W3 1,000 parallel sleeps vs bare": ("x", 1.3),
+    "import runtree": ("ms", 150.0),
+}
+
+
+def main() -> int:
+    rows: list[tuple[str, float, str]] = []
+    details: dict[str, Any] = {}
+    off: dict[str, Any] = {"store": None} if workloads._has_store() else {}
+
+    w1 = workloads.w1(off)
+    details["w1"] = w1
+    rows.append(("W1 overhead per sequential call", w1["overhead_us_per_call"], "us"))
+    w2_small = workloads.w2(off, 10_000)
+    w2_large = workloads.w2(off, 100_000, repeats=2)
+    details["w2_10k"], details["w2_100k"] = w2_small, w2_large
+    rows.append(("W2 overhead per call (10k)", w2_small["overhead_us_per_call"], "us"))
+    rows.append(("W2 overhead per call (100k)", w2_large["overhead_us_per_call"], "us"))
+    rows.append(
+        (
+            "W2 linearity (100k/10k per-call)",
+            w2_large["runtree_us_per_call"] / w2_small["runtree_us_per_call"],
+            "x",
+        )
+    )
+    w3 = workloads.w3()
+    details["w3"] = w3
+    rows.append(("W3 1,000 parallel sleeps vs bare", w3["ratio"], "x"))
+    w4 = workloads.w4()
+    details["w4"] = w4
+    rows.append(("W4 peak RSS, call_batch 100k", w4["runtree_peak_mib"], "MiB"))
+    rows.append(("W4 peak RSS, bare gather 100k", w4["bare_peak_mib"], "MiB"))
+    imp = workloads.import_time()
+    details["import"] = imp
+    rows.append(("import runtree", imp["import_ms"], "ms"))
+
+    for extra in _extra_suites():
+        extra_rows, extra_details = extra()
+        rows.extend(extra_rows)
+        details.update(extra_details)
+
+    print(f"runtree bench  python {platform.python_version()}  {time.strftime('%Y-%m-%d %H:%M')}")
+    print(f"{'workload':44s} {'value':>12s}  {'target':>10s}  ok")
+    failed = 0
+    for name, value, unit in rows:
+        target = TARGETS.get(name)
+        if target is None:
+            print(f"{name:44s} {value:10.2f} {unit:3s} {'':>10s}")
+            continue
+        ok = value <= target[1]
+        failed += not ok
+        print(f"{name:44s} {value:10.2f} {unit:3s} <= {target[1]:<7g}  {'yes' if ok else 'NO'}")
+    print(
+        f"W1 detail: runtree {details['w1']['runtree_us_per_call']:.2f} us/call, "
+        f"bare {details['w1']['bare_us_per_call']:.2f} us/call"
+    )
+    out = pathlib.Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(details, indent=2))
+    return 1 if failed and "--strict" in sys.argv else 0
+
+
+def _extra_suites() -> list[Any]:
+    """Suites added by later parts (journal, channels) register here."""
+    suites = []
+    for module_name in ("bench.journal", "bench.comm"):
+        try:
+            module = __import__(module_name, fromlist=["run"])
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        suites.append(module.run)
+    return suites
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,205 @@
+"""The core workloads (issue 2): W1 sequential calls, W2 call_batch, W3 parallel sleeps,
+W4 peak memory, and the import time of ``runtree``. Each runtree figure is measured next to
+the same work done with bare asyncio in the same process."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import runtree as rt
+from runtree.nodes import Node
+
+
+class Trivial(Node[int]):
+    def __init__(self, x: int) -> None:
+        super().__init__()
+        self.x = x
+
+    async def invoke(self) -> int:
+        return self.x
+
+
+class Sequential(Node[int]):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    async def invoke(self) -> int:
+        total = 0
+        for i in range(self.n):
+            total += await rt.call(Trivial, i)
+        return total
+
+
+class Sleeper(Node[int]):
+    def __init__(self, x: int) -> None:
+        super().__init__()
+        self.x = x
+
+    async def invoke(self) -> int:
+        await asyncio.sleep(0.01)
+        return self.x
+
+
+async def bare_trivial(x: int) -> int:
+    return x
+
+
+async def bare_sequential(n: int) -> int:
+    total = 0
+    for i in range(n):
+        total += await bare_trivial(i)
+    return total
+
+
+async def bare_sleeper(x: int) -> int:
+    await asyncio.sleep(0.01)
+    return x
+
+
+def best_of(repeats: int, run: Callable[[], Awaitable[Any]]) -> float:
+    """Best wall time of ``repeats`` runs of ``run()`` in fresh event loops (seconds)."""
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        start = time.perf_counter()
+        asyncio.run(run())  # type: ignore[arg-type]
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _session(**options: Any) -> rt.Session:
+    return rt.Session(**options)
+
+
+def w1(session_options: dict[str, Any], calls: int = 1000, repeats: int = 15) -> dict[str, float]:
+    async def with_runtree() -> None:
+        async with _session(**session_options):
+            await rt.call(Sequential, calls)
+
+    async def with_runtree_empty() -> None:
+        async with _session(**session_options):
+            await rt.call(Sequential, 0)
+
+    async def bare() -> None:
+        await bare_sequential(calls)
+
+    runtree_time = best_of(repeats, with_runtree) - best_of(repeats, with_runtree_empty)
+    bare_time = best_of(repeats, bare)
+    return {
+        "runtree_us_per_call": runtree_time / calls * 1e6,
+        "bare_us_per_call": bare_time / calls * 1e6,
+        "overhead_us_per_call": (runtree_time - bare_time) / calls * 1e6,
+    }
+
+
+def w2(session_options: dict[str, Any], size: int, repeats: int = 3) -> dict[str, float]:
+    async def with_runtree() -> None:
+        async with _session(**session_options):
+            await rt.call_batch(Trivial, range(size))
+
+    async def bare() -> None:
+        await asyncio.gather(*(bare_trivial(i) for i in range(size)))
+
+    runtree_time = best_of(repeats, with_runtree)
+    bare_time = best_of(repeats, bare)
+    return {
+        "runtree_us_per_call": runtree_time / size * 1e6,
+        "bare_us_per_call": bare_time / size * 1e6,
+        "overhead_us_per_call": (runtree_time - bare_time) / size * 1e6,
+    }
+
+
+def w3(calls: int = 1000, repeats: int = 5) -> dict[str, float]:
+    async def with_runtree() -> None:
+        async with rt.Session(store=None) if _has_store() else rt.Session():
+            await rt.call_batch(Sleeper, range(calls))
+
+    async def bare() -> None:
+        await asyncio.gather(*(bare_sleeper(i) for i in range(calls)))
+
+    runtree_time = best_of(repeats, with_runtree)
+    bare_time = best_of(repeats, bare)
+    return {
+        "runtree_ms": runtree_time * 1e3,
+        "bare_ms": bare_time * 1e3,
+        "ratio": runtree_time / bare_time,
+    }
+
+
+def _has_store() -> bool:
+    import inspect
+
+    return "store" in inspect.signature(rt.Session).parameters
+
+
+def _child(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    return result.stdout.strip()
+
+
+_RSS_CODE = """
+import asyncio, resource, sys
+sys.path.insert(0, {root!r})
+{setup}
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def w4(size: int = 100_000) -> dict[str, float]:
+    import pathlib
+
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    base = _child(_RSS_CODE.format(root=root, setup="import runtree"))
+    bare = _child(
+        _RSS_CODE.format(
+            root=root,
+            setup=(
+                "from bench.workloads import bare_trivial\n"
+                "async def main():\n"
+                f"    await asyncio.gather(*(bare_trivial(i) for i in range({size})))\n"
+                "asyncio.run(main())"
+            ),
+        )
+    )
+    ours = _child(
+        _RSS_CODE.format(
+            root=root,
+            setup=(
+                "import runtree as rt\nfrom bench.workloads import Trivial\n"
+                "async def main():\n"
+                f"    async with rt.Session({'store=None' if _has_store() else ''}):\n"
+                f"        await rt.call_batch(Trivial, range({size}))\n"
+                "asyncio.run(main())"
+            ),
+        )
+    )
+    return {
+        "baseline_mib": int(base) / 1024,
+        "bare_peak_mib": int(bare) / 1024,
+        "runtree_peak_mib": int(ours) / 1024,
+        "runtree_bytes_per_call": (int(ours) - int(bare)) * 1024 / size,
+    }
+
+
+def import_time(repeats: int = 7) -> dict[str, float]:
+    def run(code: str) -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    empty = run("pass")
+    with_import = run("import runtree")
+    return {"import_ms": (with_import - empty) * 1e3}

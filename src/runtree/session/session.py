@@ -1,0 +1,289 @@
+"""``Session``: the context every call runs in.
+
+Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...)`` around
+``rt.call_sync`` in plain code (the session then owns a private event loop). Options:
+
+* ``timeout``: seconds for the whole run; past it every running request is cancelled and
+  the session raises :class:`~runtree.errors.SessionTimeoutError`.
+* ``end_on_error``: the first failed request ends the run: ``FatalFailure`` is published,
+  other running requests are cancelled, new calls raise ``RunEndedError`` and the session
+  re-raises the failure on exit even if the body caught it.
+* ``broadcast_callback``: receives every ``rt.broadcast(item)`` item (sync or async callback,
+  delivered in order, isolated from the run).
+* ``name``: a label for the run. ``execution_mode``: the default strategy (else
+  ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
+  strategies by mode name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from types import TracebackType
+from typing import Any, TypeVar
+
+from runtree.context.central import current_session, parent_id
+from runtree.errors import ConfigurationError, ContextError, SessionStateError, SessionTimeoutError
+from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
+from runtree.execution.execution_strategy import ExecutionStrategy
+from runtree.nodes import settings as node_settings
+from runtree.pubsub.messages import Streaming
+from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
+from runtree.pubsub.subscriber import stream_subscriber
+from runtree.session.strategies import default_strategies
+from runtree.state.config import ExecutorConfig, default_execution_mode
+from runtree.state.info import ExecutionInfo, InfoStatistics
+from runtree.state.state import RTState
+
+__all__ = ["Session", "SessionStatistics"]
+
+T = TypeVar("T")
+
+BroadcastCallback = Callable[[Any], Awaitable[None] | None]
+
+_background: set[asyncio.Task[Any]] = set()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SessionStatistics:
+    requests: InfoStatistics
+    jobs: CoordinatorStatistics
+    publisher: PublisherStatistics
+
+
+class Session:
+    """One run of nodes: its request tree, its publisher, its coordinator."""
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        timeout: float | None = None,
+        end_on_error: bool = False,
+        broadcast_callback: BroadcastCallback | None = None,
+        execution_mode: str | None = None,
+        execution_modes: Mapping[str, ExecutionStrategy] | None = None,
+    ) -> None:
+        mode = execution_mode if execution_mode is not None else default_execution_mode()
+        self.config = ExecutorConfig(
+            timeout=timeout, end_on_error=end_on_error, execution_mode=mode
+        )
+        self.run_id = os.urandom(16).hex()
+        self.name = name
+        self.publisher = RTPublisher()
+        self.coordinator = Coordinator(
+            execution_modes={**default_strategies(), **(execution_modes or {})}
+        )
+        if mode not in self.coordinator.execution_modes:
+            source = "execution_mode" if execution_mode is not None else "RT_EXECUTION_MODE"
+            raise ConfigurationError(
+                f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
+            )
+        self.coordinator.start(self.publisher)
+        self.info = ExecutionInfo(run_id=self.run_id, name=name)
+        self.state = RTState(self.info, self.config, self.coordinator, self.publisher)
+        self.state.track_tasks(end_on_error or timeout is not None)
+        if broadcast_callback is not None:
+            if not callable(broadcast_callback):
+                raise ConfigurationError(
+                    f"broadcast_callback must be callable, got {broadcast_callback!r}"
+                )
+            self.publisher.subscribe(
+                stream_subscriber(broadcast_callback), topics=Streaming, name="broadcast_callback"
+            )
+        self._status = "unopened"
+        self._tokens: tuple[Any, ...] = ()
+        self._owner: asyncio.Task[Any] | None = None
+        self._private_loop: asyncio.AbstractEventLoop | None = None
+        self._deadline: float | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._timed_out = False
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def status(self) -> str:
+        """``"unopened"``, ``"open"`` or ``"closed"``."""
+        return self._status
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop | None:
+        """The event loop the run's bookkeeping lives on (``None`` before the first call)."""
+        return self.state.loop
+
+    def statistics(self) -> SessionStatistics:
+        return SessionStatistics(
+            requests=self.info.statistics(),
+            jobs=self.coordinator.state.statistics(),
+            publisher=self.publisher.statistics(),
+        )
+
+    # -- opening and closing -----------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self._status != "unopened":
+            raise SessionStateError(
+                f"session {self.name or self.run_id!r} is {self._status}; "
+                "a Session can be entered only once"
+            )
+        self._status = "open"
+        node_settings.reload()
+        self._tokens = (
+            current_session.set(self),
+            current_publisher.set(self.publisher),
+            parent_id.set(None),
+        )
+        if self.config.timeout is not None:
+            self._deadline = time.monotonic() + self.config.timeout
+
+    def _reset_context(self) -> None:
+        session_token, publisher_token, parent_token = self._tokens
+        try:
+            parent_id.reset(parent_token)
+            current_publisher.reset(publisher_token)
+            current_session.reset(session_token)
+        except ValueError:  # exited in another context than entered: restore by value
+            current_session.set(
+                session_token.old_value
+                if session_token.old_value is not session_token.MISSING
+                else None
+            )
+            current_publisher.set(None)
+
+    def _arm_timeout(
+        self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
+    ) -> None:
+        self._owner = owner
+        if self._deadline is not None:
+            delay = max(0.0, self._deadline - time.monotonic())
+            self._timer = loop.call_later(delay, self._expire)
+
+    def _disarm_timeout(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expire(self) -> None:
+        self._timed_out = True
+        error = SessionTimeoutError(
+            f"session {self.name or self.run_id!r} exceeded its timeout of {self.config.timeout}s"
+        )
+        self.state.end_run(error)
+        if self._owner is not None and not self._owner.done():
+            self._owner.cancel()
+
+    def _translate(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
+        """Raise the error that explains how the run ended, if the body's exit hides it."""
+        owner = self._owner
+        cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        if self._timed_out and (cancelled or exc is None or isinstance(exc, SessionTimeoutError)):
+            if cancelled and owner is not None and hasattr(owner, "uncancel"):
+                owner.uncancel()
+            raise SessionTimeoutError(
+                f"session {self.name or self.run_id!r} exceeded its timeout of "
+                f"{self.config.timeout}s; running requests were cancelled"
+            ) from None
+        ended_by = self.state.ended_by
+        if ended_by is not None and not self._timed_out and (cancelled or exc is None):
+            if (
+                cancelled
+                and owner is not None
+                and owner in self.state.cancelled_tasks
+                and hasattr(owner, "uncancel")
+            ):
+                owner.uncancel()
+            raise ended_by
+
+    async def __aenter__(self) -> Session:
+        loop = asyncio.get_running_loop()
+        self._open()
+        self.state.loop = loop
+        self._arm_timeout(loop, asyncio.current_task())
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._disarm_timeout()
+        self._status = "closed"
+        self._reset_context()
+        await self.publisher.aclose()
+        self._translate(exc_type, exc)
+
+    def __enter__(self) -> Session:
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._open()
+        if loop is not None:
+            self.state.loop = loop
+            self._arm_timeout(loop, asyncio.current_task())
+        else:
+            self._private_loop = asyncio.new_event_loop()
+            self.state.loop = self._private_loop
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._disarm_timeout()
+        self._status = "closed"
+        self._reset_context()
+        private = self._private_loop
+        if private is not None:
+            try:
+                private.run_until_complete(self.publisher.aclose())
+                private.run_until_complete(private.shutdown_asyncgens())
+                private.run_until_complete(private.shutdown_default_executor())
+            finally:
+                private.close()
+        else:
+            closing = asyncio.get_running_loop().create_task(self.publisher.aclose())
+            _background.add(closing)
+            closing.add_done_callback(_background.discard)
+        self._translate(exc_type, exc)
+
+    # -- running from synchronous code -------------------------------------------------------
+
+    def run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` to completion for synchronous code (``rt.call_sync`` uses this).
+
+        Works inside ``with Session()`` (on its private loop) and from threads that are not
+        running the session's loop (the coroutine is sent to that loop).
+        """
+        loop = self.state.loop
+        if self._status != "open":
+            coroutine.close()
+            raise SessionStateError(f"session {self.name or self.run_id!r} is {self._status}")
+        if loop is not None and loop.is_running():
+            return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+        private = self._private_loop
+        if private is None or loop is not private:
+            coroutine.close()
+            raise ContextError("this session's event loop is not running; use `await rt.call(...)`")
+        if self._timed_out:
+            coroutine.close()
+            self._translate(None, None)
+        task = private.create_task(coroutine)
+        self._arm_timeout(private, task)
+        try:
+            return private.run_until_complete(task)
+        except asyncio.CancelledError:
+            self._translate(asyncio.CancelledError, None)
+            raise
+        finally:
+            self._disarm_timeout()
+            self._owner = None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.name or self.run_id!r} {self._status}, {len(self.info)} requests>"

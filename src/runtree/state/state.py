@@ -1,0 +1,177 @@
+"""``RTState``: the lifecycle of requests in one run.
+
+``call_nodes`` validates a call, records the request in :class:`ExecutionInfo`, publishes
+``RequestCreation``, runs it through the coordinator and hands the outcome to
+``handle_result``. Everything here runs on the session's event loop; a call made from
+another thread or loop (a node on the thread strategy) hops to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import Any
+
+from runtree.context.central import mode_override
+from runtree.errors import ConfigurationError, RunEndedError
+from runtree.execution.coordinator import Coordinator
+from runtree.execution.task import Task
+from runtree.nodes.validation import create_node, resolve_node
+from runtree.pubsub.messages import FatalFailure, RequestCreation
+from runtree.pubsub.publisher import RTPublisher
+from runtree.state.config import ExecutorConfig
+from runtree.state.info import ExecutionInfo, RequestRecord
+
+__all__ = ["RTState"]
+
+
+class RTState:
+    """Creates, runs and finishes the requests of one run."""
+
+    def __init__(
+        self,
+        execution_info: ExecutionInfo,
+        executor_config: ExecutorConfig,
+        coordinator: Coordinator,
+        publisher: RTPublisher,
+    ) -> None:
+        self.info = execution_info
+        self.config = executor_config
+        self.coordinator = coordinator
+        self.publisher = publisher
+        self.logger = logging.getLogger("runtree")
+        self.ended_by: BaseException | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._prefix = (execution_info.run_id or "run")[:8]
+        self._counter = itertools.count(1)
+        self._running_tasks: dict[asyncio.Task[Any], int] = {}
+        self._track_tasks = executor_config.end_on_error
+        self.cancelled_tasks: set[asyncio.Task[Any]] = set()
+
+    def track_tasks(self, enabled: bool) -> None:
+        """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
+        self._track_tasks = enabled
+
+    def new_request_id(self) -> str:
+        return f"{self._prefix}-{next(self._counter)}"
+
+    async def call_nodes(
+        self,
+        *,
+        parent_node_id: str | None,
+        request_id: str | None,
+        node: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        mode: str | None = None,
+    ) -> Any:
+        """Run ``node(*args, **kwargs)`` as a request under ``parent_node_id``; return its
+        output or raise its exception. ``mode`` overrides every other mode choice."""
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            if self.loop is None or self.loop.is_closed():
+                self.loop = loop
+            else:
+                future = asyncio.run_coroutine_threadsafe(
+                    self.call_nodes(
+                        parent_node_id=parent_node_id,
+                        request_id=request_id,
+                        node=node,
+                        args=args,
+                        kwargs=kwargs,
+                        mode=mode,
+                    ),
+                    self.loop,
+                )
+                return await asyncio.wrap_future(future)
+        if self.ended_by is not None:
+            raise RunEndedError(
+                f"the run ended after a failure ({type(self.ended_by).__name__}: {self.ended_by}); "
+                "no new calls are accepted"
+            ) from self.ended_by
+        node_class = resolve_node(node)
+        chosen = (
+            mode or mode_override.get() or node_class.execution_mode or self.config.execution_mode
+        )
+        if chosen not in self.coordinator.execution_modes:
+            raise ConfigurationError(
+                f"node {node_class.name()!r} asks for execution mode {chosen!r}; this session has "
+                f"{sorted(self.coordinator.execution_modes)}"
+            )
+        instance = create_node(node_class, args, kwargs)
+        if request_id is None:
+            request_id = f"{self._prefix}-{next(self._counter)}"
+        record = RequestRecord(
+            request_id, parent_node_id, node_class.name(), args, kwargs, chosen, time.time()
+        )
+        self.info.add_request(record)
+        publisher = self.publisher
+        if publisher.wants(RequestCreation):
+            publisher.publish(
+                RequestCreation(
+                    request_id=request_id,
+                    parent_id=parent_node_id,
+                    node_name=record.node_name,
+                    args=args,
+                    kwargs=kwargs,
+                    mode=chosen,
+                    start_time=record.start_time,
+                )
+            )
+        current = asyncio.current_task() if self._track_tasks else None
+        if current is not None:
+            self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
+        try:
+            result = await self.coordinator.run(
+                Task(request_id=request_id, node=instance), chosen, job=record
+            )
+        except BaseException as exc:
+            return self.handle_result(record, None, error=exc)
+        finally:
+            if current is not None:
+                left = self._running_tasks[current] - 1
+                if left:
+                    self._running_tasks[current] = left
+                else:
+                    del self._running_tasks[current]
+        return self.handle_result(record, result)
+
+    def handle_result(
+        self, record: RequestRecord, output: Any, *, error: BaseException | None = None
+    ) -> Any:
+        """Record how ``record`` ended: return ``output``, or log and raise ``error``.
+
+        A failure ends the run when ``end_on_error`` is set; a cancellation is recorded and
+        re-raised without ending anything.
+        """
+        if error is None:
+            self.info.set_output(record, output)
+            return output
+        record.error = error
+        if not isinstance(error, asyncio.CancelledError):
+            self.logger.info(
+                "request %s (%s) failed: %s: %s",
+                record.request_id,
+                record.node_name,
+                type(error).__name__,
+                error,
+            )
+            if self.config.end_on_error:
+                self.end_run(error, request_id=record.request_id)
+        raise error
+
+    def end_run(self, error: BaseException, *, request_id: str | None = None) -> None:
+        """End the run: publish ``FatalFailure``, cancel other running requests, refuse new
+        calls. Only the first call has an effect."""
+        if self.ended_by is not None:
+            return
+        self.ended_by = error
+        self.logger.error("run %s ends: %s: %s", self.info.run_id, type(error).__name__, error)
+        self.publisher.publish(FatalFailure(error=error, request_id=request_id))
+        current = asyncio.current_task() if self.loop is not None else None
+        for task in list(self._running_tasks):
+            if task is not current and not task.done():
+                task.cancel()
+                self.cancelled_tasks.add(task)
