@@ -1,0 +1,120 @@
+"""Communication between nodes: envelopes, channels, queues, events, requests, reliable delivery.
+
+``import runtree.comm as comm``. See ``docs/communication.md`` for the concepts and examples.
+"""
+
+from __future__ import annotations
+
+from runtree.comm.channel import Channel, ChannelStatistics
+from runtree.comm.config import ChannelConfig, CommunicationConfig, MessageQueueConfig
+from runtree.comm.delivery_log import (
+    DeadLetter,
+    DeadLetterQueue,
+    DeadLetterQueueStatistics,
+    DeliveryLog,
+    DeliveryLogStatistics,
+    InMemoryDeliveryLog,
+    PendingDelivery,
+)
+from runtree.comm.errors import (
+    ChannelClosedError,
+    ChannelTimeoutError,
+    ChannelTypeError,
+    CommunicationError,
+    DeliveryFailedError,
+    MessageFormatError,
+    QueueEmptyError,
+    QueueFullError,
+    RequestFailedError,
+    RequestTimeoutError,
+    RoutingError,
+)
+from runtree.comm.event_bus import ERROR_EVENT, EmitResult, EventBus, EventBusStatistics
+from runtree.comm.exchange import Exchange, ExchangeStatistics
+from runtree.comm.listener import Listener, ListenerStatistics
+from runtree.comm.message import (
+    CommMessage,
+    ControlMessage,
+    DataMessage,
+    ErrorMessage,
+    EventMessage,
+    message_from_dict,
+    message_from_json,
+)
+from runtree.comm.message_queue import MessageQueue, MessageQueueStatistics
+from runtree.comm.operation import (
+    DROP,
+    Filter,
+    Operation,
+    OperationStatistics,
+    Pipeline,
+    Routed,
+    Router,
+    RouterStatistics,
+    Transform,
+    pipeline,
+)
+from runtree.comm.registry import CommEvent, CommRegistry, CommStatistics, current_registry
+from runtree.comm.retry import RetryPolicy
+from runtree.comm.sender import DeliveryReceipt, ReliableSender, ReliableSenderStatistics
+
+__all__ = [
+    "Channel",
+    "ChannelClosedError",
+    "ChannelConfig",
+    "ChannelStatistics",
+    "ChannelTimeoutError",
+    "ChannelTypeError",
+    "CommEvent",
+    "CommMessage",
+    "CommRegistry",
+    "CommStatistics",
+    "CommunicationConfig",
+    "CommunicationError",
+    "ControlMessage",
+    "DROP",
+    "DataMessage",
+    "DeadLetter",
+    "DeadLetterQueue",
+    "DeadLetterQueueStatistics",
+    "DeliveryFailedError",
+    "DeliveryLog",
+    "DeliveryLogStatistics",
+    "DeliveryReceipt",
+    "ERROR_EVENT",
+    "EmitResult",
+    "ErrorMessage",
+    "EventBus",
+    "EventBusStatistics",
+    "EventMessage",
+    "Exchange",
+    "ExchangeStatistics",
+    "Filter",
+    "InMemoryDeliveryLog",
+    "Listener",
+    "ListenerStatistics",
+    "MessageFormatError",
+    "MessageQueue",
+    "MessageQueueConfig",
+    "MessageQueueStatistics",
+    "Operation",
+    "OperationStatistics",
+    "PendingDelivery",
+    "Pipeline",
+    "QueueEmptyError",
+    "QueueFullError",
+    "ReliableSender",
+    "ReliableSenderStatistics",
+    "RequestFailedError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "Routed",
+    "Router",
+    "RouterStatistics",
+    "RoutingError",
+    "Transform",
+    "current_registry",
+    "message_from_dict",
+    "message_from_json",
+    "pipeline",
+]
