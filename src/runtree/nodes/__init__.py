@@ -17,8 +17,8 @@ __all__ = [
     "NodeBuilder",
     "NodeState",
     "ToolCallable",
-    "function_node",
-    "tool_from_function",
     "create_node",
+    "function_node",
     "resolve_node",
+    "tool_from_function",
 ]

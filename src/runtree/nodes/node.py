@@ -98,6 +98,9 @@ def _check_class(cls: type) -> None:
                 f"{where}.{attr} must be a @classmethod (got {type(raw).__name__}); "
                 f"write `@classmethod\\n    def {attr}(cls, ...)`"
             )
+    mode = cls.__dict__.get("execution_mode")
+    if mode is not None and not isinstance(mode, str):
+        raise NodeDefinitionError(f"{where}.execution_mode must be a string, got {mode!r}")
     invoke = cls.__dict__.get("invoke")
     if invoke is None:
         return
@@ -117,9 +120,6 @@ def _check_class(cls: type) -> None:
             f"{where}.invoke takes required argument(s) {required}; a node receives its inputs "
             "in __init__ and invoke takes only self"
         )
-    mode = cls.__dict__.get("execution_mode")
-    if mode is not None and not isinstance(mode, str):
-        raise NodeDefinitionError(f"{where}.execution_mode must be a string, got {mode!r}")
 
 
 class Node(ToolCallable, Generic[T]):

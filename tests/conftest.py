@@ -1,0 +1,29 @@
+"""Shared fixtures: an isolated runtree home per test and the execution-mode matrix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runtree.nodes import settings as node_settings
+
+#: every execution strategy; behaviour tests that must not depend on the strategy use `mode`
+MODES = ("async", "thread", "process")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("RT_HOME", str(tmp_path / "runtree-home"))
+    for name in ("RT_NODE_DEBUG", "RT_NODE_SERIALISATION_FMT", "RT_EXECUTION_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    node_settings.reload()
+    yield
+    node_settings.reload()
+
+
+@pytest.fixture(params=MODES)
+def mode(request: pytest.FixtureRequest) -> str:
+    """Each execution mode in turn."""
+    return str(request.param)

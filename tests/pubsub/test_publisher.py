@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+import runtree as rt
+from runtree.pubsub import (
+    Message,
+    RequestCreation,
+    RequestSuccess,
+    RTPublisher,
+    Streaming,
+    stream_subscriber,
+)
+from tests.support import Adder
+
+
+def _stream(i: int) -> Streaming:
+    return Streaming(item=i, request_id=None)
+
+
+async def test_failing_subscriber_is_isolated() -> None:
+    publisher = RTPublisher()
+    good: list[int] = []
+
+    def bad(message: Message) -> None:
+        raise RuntimeError("subscriber bug")
+
+    async def also_bad(message: Message) -> None:
+        raise RuntimeError("async subscriber bug")
+
+    publisher.subscribe(bad, name="bad")
+    publisher.subscribe(also_bad, name="also_bad")
+    publisher.subscribe(stream_subscriber(good.append), name="good")
+    for i in range(5):
+        publisher.publish(_stream(i))
+    await publisher.aclose()
+    assert good == [0, 1, 2, 3, 4]
+    stats = {s.name: s for s in publisher.statistics().subscribers}
+    assert stats["bad"].failed == 5 and stats["also_bad"].failed == 5
+    assert stats["good"].delivered == 5
+
+
+async def test_slow_subscriber_drops_are_counted_and_run_continues() -> None:
+    publisher = RTPublisher()
+    gate = threading.Event()
+    received: list[object] = []
+
+    def slow(message: Message) -> None:
+        gate.wait(5)
+        received.append(message)
+
+    publisher.subscribe(slow, name="slow", max_buffer=3)
+    for i in range(10):
+        publisher.publish(_stream(i))  # never blocks even though `slow` is stuck
+    gate.set()
+    await publisher.aclose()
+    (stats,) = publisher.statistics().subscribers
+    assert stats.delivered == len(received)
+    assert stats.delivered + stats.dropped == 10 and stats.dropped >= 6
+
+
+async def test_routing_by_type_and_subclass() -> None:
+    publisher = RTPublisher()
+    requests: list[object] = []
+    everything: list[object] = []
+    publisher.subscribe(requests.append, topics=(RequestCreation, RequestSuccess))
+    publisher.subscribe(everything.append)
+    assert publisher.wants(Streaming) and publisher.wants(RequestSuccess)
+    publisher.publish(_stream(1))
+    publisher.publish(
+        RequestSuccess(request_id="r", node_name="n", start_time=0.0, end_time=1.0, result=1)
+    )
+    await publisher.aclose()
+    assert [type(m).__name__ for m in requests] == ["RequestSuccess"]
+    assert len(everything) == 2
+
+
+async def test_nobody_listening_costs_nothing() -> None:
+    publisher = RTPublisher()
+    assert not publisher.wants(Streaming)
+    publisher.publish(_stream(1))
+    assert publisher.statistics().published == 1
+    await publisher.aclose()
+
+
+async def test_closed_publisher() -> None:
+    publisher = RTPublisher()
+    await publisher.aclose()
+    publisher.publish(_stream(1))
+    assert publisher.statistics().dropped_after_close == 1
+    with pytest.raises(rt.SessionStateError, match="closed publisher"):
+        publisher.subscribe(print)
+    with pytest.raises(rt.ConfigurationError, match="Message subclasses"):
+        RTPublisher().subscribe(print, topics=int)  # type: ignore[arg-type]
+    with pytest.raises(rt.ConfigurationError, match="max_buffer"):
+        RTPublisher(max_buffer=0)
+
+
+async def test_publish_from_other_threads_reaches_async_subscriber() -> None:
+    publisher = RTPublisher()
+    got: list[int] = []
+
+    async def collect(message: Streaming) -> None:
+        got.append(message.item)
+
+    publisher.subscribe(collect)
+    publisher.publish(_stream(0))  # binds the subscriber to this loop
+    threads = [threading.Thread(target=publisher.publish, args=(_stream(i),)) for i in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    await asyncio.sleep(0)
+    await publisher.aclose()
+    assert sorted(got) == [0, 1, 2]
+
+
+async def test_session_lifecycle_messages_in_order() -> None:
+    seen: list[str] = []
+
+    async def log(message: Message) -> None:
+        seen.append(message.topic)
+
+    async with rt.Session() as session:
+        session.publisher.subscribe(log)
+        await rt.call(Adder, 1, 2)
+    assert seen == ["request.created", "node.started", "node.finished", "request.succeeded"]
+
+
+def test_log_messages() -> None:
+    creation = RequestCreation(
+        request_id="r1", parent_id="r0", node_name="N", args=(), kwargs={}, mode="async"
+    )
+    assert creation.log_message() == "N [r1] created under r0 (async)"
+    success = RequestSuccess(
+        request_id="r1", node_name="N", start_time=1.0, end_time=1.5, result="x" * 500
+    )
+    assert "DONE in 500.00 ms" in success.log_message() and len(success.log_message()) < 200

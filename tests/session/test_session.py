@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+import runtree as rt
+from runtree.pubsub.messages import FatalFailure
+from tests.support import Adder, Boom, Failing, FailOn, Forever
+
+
+async def test_timeout_cancels_running_requests_and_raises() -> None:
+    Forever.started = asyncio.Event()
+    try:
+        with pytest.raises(rt.SessionTimeoutError, match="timeout of 0.05s"):
+            async with rt.Session(timeout=0.05) as session:
+                await asyncio.gather(rt.call(Forever), rt.call(Forever))
+    finally:
+        Forever.started = None
+    statuses = [r.status for r in session.info.requests.values()]
+    assert statuses == ["cancelled", "cancelled"]
+    assert isinstance(rt.SessionTimeoutError("x"), TimeoutError)
+
+
+async def test_timeout_cancels_thread_mode_work() -> None:
+    with pytest.raises(rt.SessionTimeoutError):
+        async with rt.Session(timeout=0.05, execution_mode="thread") as session:
+            await rt.call(Forever)
+    (record,) = session.info.requests.values()
+    assert record.status == "cancelled"
+
+
+def test_timeout_in_sync_session() -> None:
+    with pytest.raises(rt.SessionTimeoutError), rt.Session(timeout=0.05) as session:
+        rt.call_sync(Forever)
+    assert [r.status for r in session.info.requests.values()] == ["cancelled"]
+
+
+async def test_caller_cancellation_is_recorded_and_reraised() -> None:
+    async with rt.Session() as session:
+        task = asyncio.create_task(rt.call(Forever))
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    (record,) = session.info.requests.values()
+    assert record.status == "cancelled"
+
+
+async def test_end_on_error_ends_the_run() -> None:
+    fatal: list[FatalFailure] = []
+
+    async def on_fatal(message: FatalFailure) -> None:
+        fatal.append(message)
+
+    with pytest.raises(Boom, match="first"):
+        async with rt.Session(end_on_error=True) as session:
+            session.publisher.subscribe(on_fatal, topics=FatalFailure)
+            sibling = asyncio.create_task(rt.call(Forever))
+            await asyncio.sleep(0)
+            try:
+                await rt.call(Failing, "first")
+            except Boom:
+                pass  # swallowed by the body: the session still re-raises it on exit
+            with pytest.raises(rt.RunEndedError):
+                await rt.call(Adder, 1, 2)
+            with pytest.raises(asyncio.CancelledError):
+                await sibling
+    assert len(fatal) == 1 and isinstance(fatal[0].error, Boom)
+    statuses = sorted(r.status for r in session.info.requests.values())
+    assert statuses == ["cancelled", "failed"]
+
+
+async def test_without_end_on_error_the_caller_decides() -> None:
+    async with rt.Session() as session:
+        with pytest.raises(Boom):
+            await rt.call(Failing)
+        assert await rt.call(Adder, 1, 2) == 3
+    assert session.info.answer == 3
+
+
+async def test_session_enters_once_and_reports_status() -> None:
+    session = rt.Session(name="once")
+    assert session.status == "unopened"
+    async with session:
+        assert session.status == "open"
+        assert rt.context.get_session() is session
+    assert session.status == "closed"
+    assert rt.context.get_session() is None
+    with pytest.raises(rt.SessionStateError, match="entered only once"):
+        async with session:
+            pass
+
+
+def test_bad_options_are_named() -> None:
+    with pytest.raises(rt.ConfigurationError, match="timeout"):
+        rt.Session(timeout=-1)
+    with pytest.raises(rt.ConfigurationError, match="execution_mode is 'gpu'"):
+        rt.Session(execution_mode="gpu")
+    with pytest.raises(rt.ConfigurationError, match="broadcast_callback"):
+        rt.Session(broadcast_callback=42)  # type: ignore[arg-type]
+
+
+def test_env_execution_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RT_EXECUTION_MODE", "thread")
+    with rt.Session() as session:
+        rt.call_sync(Adder, 1, 1)
+    assert [r.mode for r in session.info.requests.values()] == ["thread"]
+    monkeypatch.setenv("RT_EXECUTION_MODE", "warp")
+    with pytest.raises(rt.ConfigurationError, match="RT_EXECUTION_MODE is 'warp'"):
+        rt.Session()
+
+
+async def test_node_class_pins_its_mode() -> None:
+    class Pinned(Adder):
+        execution_mode = "thread"
+
+    async with rt.Session() as session:
+        await rt.call(Pinned, 1, 2)
+    assert [r.mode for r in session.info.requests.values()] == ["thread"]
+
+
+async def test_async_broadcast_callback_and_statistics() -> None:
+    got: list[str] = []
+
+    async def on_item(item: str) -> None:
+        got.append(item)
+
+    async with rt.Session(broadcast_callback=on_item) as session:
+        await rt.broadcast("a")
+        await rt.broadcast("b")
+        await rt.call_batch(FailOn, [1, 2], [2, 2], return_exceptions=True)
+    assert got == ["a", "b"]
+    stats = session.statistics()
+    assert stats.requests.requests == 2 and stats.requests.failed == 1
+    assert stats.jobs.succeeded == 1 and stats.jobs.failed == 1
+    (sub,) = stats.publisher.subscribers
+    assert sub.delivered == 2 and sub.dropped == 0
+
+
+async def test_info_json_export() -> None:
+    class Weird:
+        def __repr__(self) -> str:
+            return "<weird>"
+
+    class Echo(rt.Node[object]):
+        def __init__(self, value: object):
+            super().__init__()
+            self.value = value
+
+        async def invoke(self) -> object:
+            return self.value
+
+    async with rt.Session(name="export") as session:
+        await rt.call(Echo, Weird())
+        await rt.call(Echo, "x" * 10)
+    data = json.loads(session.info.to_json(max_chars=8))
+    first, second = data["requests"]
+    assert first["output"] == {
+        "__runtree__": "unserialisable",
+        "type": f"{__name__}.test_info_json_export.<locals>.Weird",
+        "repr": "<weird>",
+    }
+    assert second["output"]["__runtree__"] == "truncated" and second["output"]["length"] == 10
+    assert data["name"] == "export" and data["answer"]["head"] == "xxxxxxxx"

@@ -1,0 +1,121 @@
+"""Nodes shared by the tests. They live in an importable module so that the process
+strategy's workers can load them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+
+import runtree as rt
+from runtree.nodes import Node
+
+
+class Adder(Node[int]):
+    @classmethod
+    def name(cls) -> str:
+        return "Adder"
+
+    def __init__(self, a: int, b: int):
+        super().__init__()
+        self.a, self.b = a, b
+
+    async def invoke(self) -> int:
+        return self.a + self.b
+
+
+class SyncAdder(Node[int]):
+    def __init__(self, a: int, b: int):
+        super().__init__()
+        self.a, self.b = a, b
+
+    def invoke(self) -> int:
+        return self.a + self.b
+
+
+class Boom(ValueError):
+    pass
+
+
+class Failing(Node[int]):
+    def __init__(self, message: str = "boom"):
+        super().__init__()
+        self.message = message
+
+    async def invoke(self) -> int:
+        raise Boom(self.message)
+
+
+class FailOn(Node[int]):
+    """Returns x, but raises Boom when x == bad."""
+
+    def __init__(self, x: int, bad: int):
+        super().__init__()
+        self.x, self.bad = x, bad
+
+    async def invoke(self) -> int:
+        if self.x == self.bad:
+            raise Boom(f"bad item {self.x}")
+        await asyncio.sleep(0)
+        return self.x
+
+
+class Where(Node[dict[str, object]]):
+    """Reports the process and thread it ran in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def invoke(self) -> dict[str, object]:
+        return {"pid": os.getpid(), "thread": threading.get_ident()}
+
+
+class Parent(Node[list[int]]):
+    """Calls Adder twice (nested calls record their parent)."""
+
+    def __init__(self, base: int):
+        super().__init__()
+        self.base = base
+
+    async def invoke(self) -> list[int]:
+        first = await rt.call(Adder, self.base, 1)
+        second = await rt.call(Adder, self.base, 2)
+        return [first, second]
+
+
+class Streamer(Node[int]):
+    def __init__(self, n: int):
+        super().__init__()
+        self.n = n
+
+    async def invoke(self) -> int:
+        for i in range(self.n):
+            await rt.broadcast(f"chunk {i}")
+        return self.n
+
+
+class Blocking(Node[str]):
+    """A sync node that sleeps (runs in a worker thread, must not block the loop)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = seconds
+
+    def invoke(self) -> str:
+        time.sleep(self.seconds)
+        return "slept"
+
+
+class Forever(Node[None]):
+    """Waits until cancelled; sets `started` (when given) first."""
+
+    started: asyncio.Event | None = None
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def invoke(self) -> None:
+        if Forever.started is not None:
+            Forever.started.set()
+        await asyncio.Event().wait()
