@@ -156,8 +156,9 @@ async def test_a_blocked_sender_proceeds_when_room_appears() -> None:
     assert await channel.receive() == 2
 
 
-@pytest.mark.parametrize("kwargs", [{"buffer_size": 0}, {"buffer_size": True}, {"timeout": -1},
-                                    {"type_": 3}])
+@pytest.mark.parametrize(
+    "kwargs", [{"buffer_size": 0}, {"buffer_size": True}, {"timeout": -1}, {"type_": 3}]
+)
 def test_bad_options(kwargs: dict[str, object]) -> None:
     with pytest.raises(ConfigurationError):
         comm.Channel("x", **kwargs)  # type: ignore[arg-type]

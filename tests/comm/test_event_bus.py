@@ -45,7 +45,10 @@ async def test_wildcards_and_globs() -> None:
     assert data == ["data.ready", "data.lost", "data.ready"]
     assert exact == ["data.ready", "data.ready"]
     assert [listener.pattern for listener in bus.handlers_for("data.ready")] == [
-        "*", "data.*", "data.ready"]
+        "*",
+        "data.*",
+        "data.ready",
+    ]
 
 
 async def test_a_failing_handler_does_not_stop_the_others() -> None:

@@ -33,7 +33,9 @@ def test_every_type_round_trips_through_json() -> None:
         comm.DataMessage(payload=[1, "two"], source="a"),
         comm.ControlMessage(command="pause", target="worker", source="boss"),
         comm.EventMessage(event_name="data_ready", data={"n": 3}, subscribers=("n1", "n2")),
-        comm.ErrorMessage(error_code="E001", message="Processing failed", source="n", stacktrace="..."),
+        comm.ErrorMessage(
+            error_code="E001", message="Processing failed", source="n", stacktrace="..."
+        ),
         comm.DataMessage(payload=None, correlation_id="abc"),
     ]
     for msg in messages:
@@ -53,8 +55,13 @@ def test_seed_dicts_without_id_or_timestamp_load() -> None:
     )
     assert event.subscribers == ("node1", "node2")
     error = comm.message_from_dict(
-        {"type": "error", "error_code": "E001", "message": "Processing failed", "source": "n",
-         "stacktrace": "..."}
+        {
+            "type": "error",
+            "error_code": "E001",
+            "message": "Processing failed",
+            "source": "n",
+            "stacktrace": "...",
+        }
     )
     assert isinstance(error, comm.ErrorMessage) and error.error_code == "E001"
 
@@ -138,6 +145,9 @@ def test_envelopes_are_frozen_publishable_and_pickle() -> None:
     with pytest.raises(AttributeError):
         msg.command = "stop"  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(msg)) == msg
-    for m in (comm.DataMessage(payload=1), comm.EventMessage(event_name="e"),
-              comm.ErrorMessage(error_code="E", message="m")):
+    for m in (
+        comm.DataMessage(payload=1),
+        comm.EventMessage(event_name="e"),
+        comm.ErrorMessage(error_code="E", message="m"),
+    ):
         assert m.log_message()

@@ -71,7 +71,10 @@ async def test_every_subscriber_gets_every_message_in_order() -> None:
     assert sync_seen == async_seen == list(range(50))
     stats = queue.statistics()
     assert (stats.dispatched, stats.delivered, stats.failed, stats.consumed) == (50, 100, 0, 0)
-    assert [s.name for s in stats.subscribers] == ["sync", "test_every_subscriber_gets_every_message_in_order.<locals>.async_sub"]
+    assert [s.name for s in stats.subscribers] == [
+        "sync",
+        "test_every_subscriber_gets_every_message_in_order.<locals>.async_sub",
+    ]
 
 
 async def test_a_failing_subscriber_is_isolated_and_counted() -> None:

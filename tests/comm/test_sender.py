@@ -153,7 +153,10 @@ async def test_recovery_counts_earlier_attempts() -> None:
 def test_retry_policy_delays() -> None:
     assert comm.RetryPolicy(max_attempts=4, base_delay=1).delays() == (1.0, 2.0, 4.0)
     assert comm.RetryPolicy(max_attempts=4, backoff="linear", base_delay=1).delays() == (
-        1.0, 2.0, 3.0)
+        1.0,
+        2.0,
+        3.0,
+    )
     assert comm.RetryPolicy(max_attempts=3, backoff="fixed", base_delay=2).delays() == (2.0, 2.0)
     capped = comm.RetryPolicy(max_attempts=10, base_delay=1, max_delay=5)
     assert max(capped.delays()) == 5
@@ -182,8 +185,13 @@ def test_retry_policy_validation(kwargs: dict[str, object], path: str) -> None:
 def test_dead_letter_queue_is_bounded_and_counts_evictions() -> None:
     dlq = comm.DeadLetterQueue(max_size=2)
     letters = [
-        comm.DeadLetter(message=comm.DataMessage(payload=i), reason="r", attempts=1,
-                        error_type=None, dead_at=NOW)
+        comm.DeadLetter(
+            message=comm.DataMessage(payload=i),
+            reason="r",
+            attempts=1,
+            error_type=None,
+            dead_at=NOW,
+        )
         for i in range(3)
     ]
     for letter in letters:
