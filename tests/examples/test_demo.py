@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_counts_words_and_prints_the_tree(tmp_path: Path) -> None:
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    (folder / "a.md").write_text("alpha beta beta\n")
+    (folder / "b.md").write_text("gamma gamma gamma delta\n")
+    (folder / "skip.txt").write_text("not markdown\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
+    result = subprocess.run([sys.executable, "-m", "examples.demo", str(folder)], cwd=ROOT,
+                            env=env, capture_output=True, text=True, timeout=60, check=True)
+    out = result.stdout
+    assert "2 files, 7 words" in out
+    assert "a.md" in out and "most common: 'beta'" in out
+    assert "most common: 'gamma'" in out
+    assert "counted      4 words in b.md" in out
+    assert "WordReport [succeeded]" in out
+    assert out.count("count_words [succeeded]") == 2
