@@ -115,9 +115,13 @@ def test_error_hierarchy_matches_the_builtins() -> None:
 
 
 def test_public_names() -> None:
+    import inspect
+
     assert comm.__all__ == sorted(comm.__all__)
     for name in comm.__all__:
-        assert getattr(comm, name) is not None
+        value = getattr(comm, name)
+        if inspect.isclass(value) or inspect.isfunction(value):
+            assert value.__doc__, f"runtree.comm.{name} has no docstring"
 
 
 async def test_statistics_are_frozen() -> None:
