@@ -52,6 +52,18 @@ def test_current_registry_is_used_when_none_is_passed() -> None:
     assert channel not in comm.CommRegistry()
 
 
+def test_inner_channels_do_not_register() -> None:
+    registry = comm.CommRegistry()
+    token = comm.current_registry.set(registry)
+    try:
+        queue: comm.MessageQueue[int] = comm.MessageQueue(name="q")
+        exchange: comm.Exchange[int, int] = comm.Exchange("x")
+    finally:
+        comm.current_registry.reset(token)
+    assert list(registry.statistics()) == ["q", "x"]
+    assert queue is not None and exchange is not None
+
+
 async def test_notable_events_reach_the_active_publisher() -> None:
     publisher = RTPublisher()
     seen: list[Message] = []

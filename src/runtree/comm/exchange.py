@@ -25,8 +25,8 @@ from typing import Any, Generic, TypeVar
 from runtree.comm._support import DEFAULT, Default, call_maybe_async, unique_name, wait
 from runtree.comm.channel import DEFAULT_BUFFER_SIZE, Channel
 from runtree.comm.errors import ChannelClosedError, RequestFailedError, RequestTimeoutError
-from runtree.comm.message import DataMessage, ErrorMessage
-from runtree.comm.registry import CommRegistry, notify, register
+from runtree.comm.message import DataMessage, ErrorMessage, new_id
+from runtree.comm.registry import PRIVATE_REGISTRY, CommRegistry, notify, register
 from runtree.errors import ConfigurationError
 
 __all__ = ["Exchange", "ExchangeStatistics"]
@@ -74,7 +74,9 @@ class Exchange(Generic[Req, Resp]):
             raise ConfigurationError(f"timeout must be None or >= 0, got {timeout!r}")
         self._name = name or unique_name("exchange")
         self.timeout = timeout
-        self._requests: Channel[DataMessage] = Channel(self._name, buffer_size=buffer_size)
+        self._requests: Channel[DataMessage] = Channel(
+            self._name, buffer_size=buffer_size, registry=PRIVATE_REGISTRY
+        )
         self._pending: dict[str, asyncio.Future[Resp]] = {}
         self._expired: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._count = {
@@ -127,9 +129,8 @@ class Exchange(Generic[Req, Resp]):
         limit = self.timeout if isinstance(timeout, Default) else timeout
         loop = asyncio.get_running_loop()
         deadline = None if limit is None else loop.time() + limit
-        message = DataMessage(payload=payload, source=source)
-        cid = message.id
-        message = dataclasses.replace(message, correlation_id=cid)
+        cid = new_id()
+        message = DataMessage(payload=payload, source=source, id=cid, correlation_id=cid)
         future: asyncio.Future[Resp] = loop.create_future()
 
         def timed_out() -> RequestTimeoutError:

@@ -31,7 +31,7 @@ from runtree.comm.channel import Channel
 from runtree.comm.errors import ChannelClosedError, QueueFullError
 from runtree.comm.listener import Callback, Listener, ListenerStatistics, callback_name
 from runtree.comm.message import ErrorMessage
-from runtree.comm.registry import CommRegistry, notify, register
+from runtree.comm.registry import PRIVATE_REGISTRY, CommRegistry, notify, register
 from runtree.errors import ConfigurationError, ContextError
 
 __all__ = [
@@ -101,7 +101,9 @@ class MessageQueue(Generic[T]):
         self.overflow_policy: OverflowPolicy = overflow_policy
         self.on_drop = on_drop
         self.on_error = on_error
-        self._channel: Channel[T] = Channel(self._name, buffer_size=max_size, registry=None)
+        self._channel: Channel[T] = Channel(
+            self._name, buffer_size=max_size, registry=PRIVATE_REGISTRY
+        )
         self._subscribers: list[Listener] = []
         self._dispatcher: asyncio.Task[None] | None = None
         self._dispatching = False

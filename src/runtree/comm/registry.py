@@ -115,6 +115,9 @@ class CommRegistry:
         return snapshot
 
 
+#: Where objects that are parts of other objects (a queue's channel) register: nobody reads it.
+PRIVATE_REGISTRY = CommRegistry()
+
 #: The registry new communication objects join when none is passed (a session sets it).
 current_registry: contextvars.ContextVar[CommRegistry | None] = contextvars.ContextVar(
     "runtree_comm_registry", default=None
