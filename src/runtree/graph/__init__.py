@@ -1,0 +1,65 @@
+"""Graphs of prep/exec/post nodes on top of runtree calls.
+
+``import runtree.graph as rg``::
+
+    class Load(rg.Node):
+        def exec(self, prep_res):
+            return [1, 2, 3]
+
+        def post(self, shared, prep_res, exec_res):
+            shared["items"] = exec_res
+
+    load >> clean >> [left, right] >> merge       # >> wires, a list fans out
+    check - "retry" >> load                        # an action picks the successor
+    result = await rg.Graph(load).run({})          # every step is a request of the run tree
+
+See ``docs/graph.md``.
+"""
+
+from __future__ import annotations
+
+from runtree.graph.base import DEFAULT_ACTION, BaseNode, StepOutcome, Transition
+from runtree.graph.batch import BatchNode, ParallelBatchNode
+from runtree.graph.errors import (
+    GraphDefinitionError,
+    GraphError,
+    MaxStepsExceededError,
+    SharedStateConflictError,
+    UnmatchedActionError,
+)
+from runtree.graph.graph import (
+    DEFAULT_MAX_STEPS,
+    Graph,
+    GraphResult,
+    GraphStatistics,
+    UnmatchedAction,
+)
+from runtree.graph.node import Node, NodeStatistics
+from runtree.graph.parallel import DEFAULT_INTO, Parallel
+from runtree.graph.shared import DELETED, BranchStore, SharedConflict
+
+__all__ = [
+    "DEFAULT_ACTION",
+    "DEFAULT_INTO",
+    "DEFAULT_MAX_STEPS",
+    "DELETED",
+    "BaseNode",
+    "BatchNode",
+    "BranchStore",
+    "Graph",
+    "GraphDefinitionError",
+    "GraphError",
+    "GraphResult",
+    "GraphStatistics",
+    "MaxStepsExceededError",
+    "Node",
+    "NodeStatistics",
+    "Parallel",
+    "ParallelBatchNode",
+    "SharedConflict",
+    "SharedStateConflictError",
+    "StepOutcome",
+    "Transition",
+    "UnmatchedAction",
+    "UnmatchedActionError",
+]

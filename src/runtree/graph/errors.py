@@ -1,0 +1,106 @@
+"""Errors raised by :mod:`runtree.graph`.
+
+Every class derives from :class:`runtree.errors.RuntreeError` (through :class:`GraphError`)
+and from the builtin a broad handler would expect; every instance pickles with its
+attributes::
+
+    RuntreeError
+    └── GraphError
+        ├── GraphDefinitionError (NodeDefinitionError, TypeError)
+        │                                  a graph is wired wrongly (``>>`` with a non-node,
+        │                                  a duplicate action, a bad ``post`` return value)
+        ├── MaxStepsExceededError (RuntimeError)
+        │                                  a run took more than ``max_steps`` steps; names the loop
+        ├── UnmatchedActionError (LookupError)
+        │                                  an action has no successor and the graph was told
+        │                                  ``on_unmatched="raise"``
+        └── SharedStateConflictError (RuntimeError)
+                                           parallel branches wrote the same shared-store key
+
+A node's own exceptions are never wrapped: a ``ValueError`` raised in ``exec`` reaches the
+caller of ``graph.run()`` as that ``ValueError``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from runtree.errors import NodeDefinitionError, RuntreeError
+
+__all__ = [
+    "GraphDefinitionError",
+    "GraphError",
+    "MaxStepsExceededError",
+    "SharedStateConflictError",
+    "UnmatchedActionError",
+]
+
+
+def _rebuild(cls: type[GraphError], message: str, fields: dict[str, Any]) -> GraphError:
+    return cls(message, **fields)
+
+
+class GraphError(RuntreeError):
+    """Root of the errors of :mod:`runtree.graph`.
+
+    Subclasses declare their keyword attributes in ``_fields``; they are set on the instance
+    (``None`` when not given) and survive pickling.
+    """
+
+    _fields: tuple[str, ...] = ()
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        unknown = set(fields) - set(self._fields)
+        if unknown:
+            raise TypeError(f"{type(self).__name__} got unexpected fields {sorted(unknown)}")
+        for name in self._fields:
+            setattr(self, name, fields.get(name))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {name: getattr(self, name, None) for name in self._fields}
+        return (_rebuild, (type(self), str(self), fields))
+
+
+class GraphDefinitionError(GraphError, NodeDefinitionError):
+    """A graph is wired or defined wrongly; the message says what to do instead."""
+
+
+class MaxStepsExceededError(GraphError, RuntimeError):
+    """A run took more than ``max_steps`` steps.
+
+    ``graph`` is the graph's name, ``max_steps`` the limit, ``loop`` the node names of the
+    cycle the run was repeating (first node repeated at the end) and ``path`` the last
+    steps taken.
+    """
+
+    _fields = ("graph", "max_steps", "loop", "path")
+    graph: str | None
+    max_steps: int | None
+    loop: tuple[str, ...] | None
+    path: tuple[str, ...] | None
+
+
+class UnmatchedActionError(GraphError, LookupError):
+    """A node returned an action it has no successor for (with ``on_unmatched="raise"``).
+
+    ``node`` names the node, ``action`` the action and ``available`` the actions it has.
+    """
+
+    _fields = ("graph", "node", "action", "available")
+    graph: str | None
+    node: str | None
+    action: str | None
+    available: tuple[str, ...] | None
+
+
+class SharedStateConflictError(GraphError, RuntimeError):
+    """Parallel branches wrote the same key of the shared store.
+
+    ``conflicts`` is a tuple of :class:`~runtree.graph.SharedConflict` (key, branches,
+    values written); nothing of the parallel step was merged into the shared store.
+    """
+
+    _fields = ("step", "conflicts")
+    step: str | None
+    conflicts: tuple[Any, ...] | None

@@ -1,0 +1,281 @@
+"""``Node``: a graph step in three parts, ``prep`` → ``exec`` → ``post``.
+
+``prep(shared)`` reads what the step needs from the shared store, ``exec(prep_res)`` does
+the work (no shared store: it can be retried safely), ``post(shared, prep_res, exec_res)``
+writes results back and returns the next action (``None`` means ``"default"``).
+
+Each method may be sync or async. A sync ``exec`` runs in a worker thread (set
+``exec_in_thread = False`` for trivial work), so it never blocks the event loop; sync
+``prep``, ``post`` and ``exec_fallback`` run on the event loop and must be quick (they only
+move data in and out of the shared store).
+
+A failed ``exec`` is retried up to ``max_retries`` times (so ``max_retries + 1`` attempts),
+waiting ``wait`` seconds before a retry, growing with ``backoff`` (``"fixed"``,
+``"linear"``, ``"exponential"``) up to ``max_wait``; only exceptions in ``retry_on`` are
+retried. When the attempts are used up, ``exec_fallback(prep_res, exc)`` decides: by
+default it re-raises ``exc``; override it to return a result instead.
+
+In the run tree, a step is a request named after the node, and every ``exec`` attempt is
+a child request ``"<name>.exec"`` (failed attempts are recorded as failed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import inspect
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
+
+from runtree.errors import ConfigurationError
+from runtree.graph._tracking import maybe_await, track
+from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action
+from runtree.graph.errors import GraphDefinitionError
+
+__all__ = ["BACKOFFS", "Backoff", "Node", "NodeStatistics", "Sleep"]
+
+P = TypeVar("P")
+E = TypeVar("E")
+
+Backoff = Literal["fixed", "linear", "exponential"]
+BACKOFFS: tuple[str, ...] = get_args(Backoff)
+#: An injectable sleep: ``await sleep(seconds)``.
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class NodeStatistics:
+    """Counters of a graph node over all its runs.
+
+    ``steps`` counts steps run, ``attempts`` the ``exec`` attempts (``retries`` of them were
+    retries), ``failures`` the steps that raised, ``fallbacks`` the results produced by
+    ``exec_fallback``, ``peak_concurrency`` the most ``exec`` calls seen running at once.
+    """
+
+    name: str
+    steps: int
+    attempts: int
+    retries: int
+    failures: int
+    fallbacks: int
+    peak_concurrency: int
+
+
+class _Counters:
+    """Mutable counters shared by a node and its per-run copies."""
+
+    __slots__ = ("attempts", "failures", "fallbacks", "peak", "retries", "running", "steps")
+
+    def __init__(self) -> None:
+        self.steps = 0
+        self.attempts = 0
+        self.retries = 0
+        self.failures = 0
+        self.fallbacks = 0
+        self.running = 0
+        self.peak = 0
+
+
+def _check_retry_options(
+    owner: str, max_retries: Any, wait: Any, backoff: Any, max_wait: Any
+) -> None:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"{owner}: max_retries must be an int >= 0, got {max_retries!r}")
+    for label, value in (("wait", wait), ("max_wait", max_wait)):
+        if value is None and label == "max_wait":
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ConfigurationError(f"{owner}: {label} must be a number >= 0, got {value!r}")
+    if backoff not in BACKOFFS:
+        raise ConfigurationError(
+            f"{owner}: backoff must be one of {'|'.join(BACKOFFS)}, got {backoff!r}"
+        )
+
+
+class Node(BaseNode, Generic[P, E]):
+    """A graph step: ``prep`` → ``exec`` (retried) → ``post``; see the module docstring.
+
+    Options are class attributes, overridable per instance with the same keyword:
+    ``Fetch(max_retries=3, wait=0.5, backoff="exponential")``. ``sleep`` replaces
+    ``asyncio.sleep`` between retries (tests inject a recorder).
+    """
+
+    max_retries: int = 0
+    wait: float = 0.0
+    backoff: Backoff = "fixed"
+    max_wait: float | None = None
+    #: exception types that trigger a retry (others go straight to ``exec_fallback``)
+    retry_on: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
+    #: run a sync ``exec`` in a worker thread (``False``: on the event loop)
+    exec_in_thread: ClassVar[bool] = True
+
+    _definition_attributes: ClassVar[frozenset[str]] = frozenset(
+        {"_successors", "_name", "_counters", "_sleep"}
+    )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        where = cls.__qualname__
+        for method in ("prep", "exec", "post", "exec_fallback"):
+            raw = cls.__dict__.get(method)
+            if raw is not None and (
+                isinstance(raw, (classmethod, staticmethod)) or not callable(raw)
+            ):
+                raise GraphDefinitionError(
+                    f"{where}.{method} must be a plain method (`def {method}(self, ...)` or "
+                    f"`async def {method}(self, ...)`)"
+                )
+        _check_retry_options(where, cls.max_retries, cls.wait, cls.backoff, cls.max_wait)
+        retry_on = cls.retry_on
+        if not isinstance(retry_on, tuple) or not all(
+            isinstance(t, type) and issubclass(t, BaseException) for t in retry_on
+        ):
+            raise GraphDefinitionError(
+                f"{where}.retry_on must be a tuple of exception classes, got {retry_on!r}"
+            )
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        max_retries: int | None = None,
+        wait: float | None = None,
+        backoff: Backoff | None = None,
+        max_wait: float | None = None,
+        sleep: Sleep | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        if max_retries is not None:
+            self.max_retries = max_retries
+        if wait is not None:
+            self.wait = wait
+        if backoff is not None:
+            self.backoff = backoff
+        if max_wait is not None:
+            self.max_wait = max_wait
+        _check_retry_options(
+            f"node {self.name!r}", self.max_retries, self.wait, self.backoff, self.max_wait
+        )
+        if sleep is not None and not callable(sleep):
+            raise ConfigurationError(f"node {self.name!r}: sleep must be callable, got {sleep!r}")
+        self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
+        self._counters = _Counters()
+        #: 1-based number of the ``exec`` attempt running (per run, per item)
+        self.attempt = 0
+
+    # -- the three steps (override these) ----------------------------------------------------
+
+    def prep(self, shared: Shared) -> P | Awaitable[P]:
+        """Read what ``exec`` needs from the shared store. Default: ``None``."""
+        return None  # type: ignore[return-value]
+
+    def exec(self, prep_res: P) -> E | Awaitable[E]:
+        """Do the work on ``prep_res``; may be retried. Default: ``None``."""
+        return None  # type: ignore[return-value]
+
+    def post(self, shared: Shared, prep_res: P, exec_res: E) -> str | Awaitable[str | None] | None:
+        """Write results to the shared store; return the next action (``None``: default)."""
+        return None
+
+    def exec_fallback(self, prep_res: P, exc: BaseException) -> E | Awaitable[E]:
+        """Called when every attempt failed; return a result or raise. Default: re-raise."""
+        raise exc
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def statistics(self) -> NodeStatistics:
+        c = self._counters
+        return NodeStatistics(
+            name=self.name,
+            steps=c.steps,
+            attempts=c.attempts,
+            retries=c.retries,
+            failures=c.failures,
+            fallbacks=c.fallbacks,
+            peak_concurrency=c.peak,
+        )
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
+        if self.backoff == "linear":
+            delay = self.wait * attempt
+        elif self.backoff == "exponential":
+            delay = self.wait * 2.0 ** min(attempt - 1, 1024)
+        else:
+            delay = self.wait
+        if self.max_wait is not None:
+            delay = min(delay, self.max_wait)
+        return float(delay)
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def _step(self, shared: Shared) -> StepOutcome:
+        run = self.fresh()
+        assert isinstance(run, Node)
+        return await track(self.name, lambda: run._run_step(shared), label=f"step {self.name}")
+
+    async def _run_step(self, shared: Shared) -> StepOutcome:
+        counters = self._counters
+        counters.steps += 1
+        try:
+            prep_res = await maybe_await(self.prep(shared))
+            exec_res, attempts, fallback, errors = await self._exec_all(prep_res)
+            action = await maybe_await(self.post(shared, prep_res, exec_res))
+        except BaseException:
+            counters.failures += 1
+            raise
+        return StepOutcome(
+            node=self.name,
+            action=check_action(action, f"post() of node {self.name!r} returned {action!r}"),
+            result=exec_res,
+            attempts=attempts,
+            fallback=fallback,
+            errors=errors,
+        )
+
+    async def _exec_all(self, prep_res: Any) -> tuple[Any, int, bool, int]:
+        """Run ``exec`` (with retries and fallback): result, attempts, fallback, errors."""
+        return await self._exec_with_retries(prep_res, f"{self.name}.exec", "")
+
+    async def _exec_with_retries(
+        self, prep_res: Any, request_name: str, item_label: str
+    ) -> tuple[Any, int, bool, int]:
+        attempts = self.max_retries + 1
+        counters = self._counters
+        for number in range(1, attempts + 1):
+            self.attempt = number
+            counters.attempts += 1
+            if number > 1:
+                counters.retries += 1
+            label = f"{request_name}{item_label} attempt {number}/{attempts}"
+            try:
+                result = await track(request_name, lambda: self._exec_once(prep_res), label=label)
+            except Exception as exc:
+                if number < attempts and isinstance(exc, self.retry_on):
+                    delay = self.retry_delay(number)
+                    if delay > 0:
+                        await self._sleep(delay)
+                    continue
+                fallback = await maybe_await(self.exec_fallback(prep_res, exc))
+                counters.fallbacks += 1
+                return fallback, number, True, 0
+            return result, number, False, 0
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _exec_once(self, prep_res: Any) -> Any:
+        counters = self._counters
+        counters.running += 1
+        counters.peak = max(counters.peak, counters.running)
+        try:
+            method = self.exec
+            if inspect.iscoroutinefunction(method) or not self.exec_in_thread:
+                return await maybe_await(method(prep_res))
+            return await maybe_await(await asyncio.to_thread(method, prep_res))
+        finally:
+            counters.running -= 1
