@@ -15,7 +15,7 @@ TARGETS = {
     "W1 overhead per sequential call": ("us", 10.0),
     "W2 overhead per call (10k)": ("us", 15.0),
     "W2 overhead per call (100k)": ("us", 15.0),
-    "W2 linearity (100k/10k per-call)": ("x", 1.25),
+    "W2 linearity vs bare (growth 10k->100k)": ("x", 1.25),
     "W3 1,000 parallel sleeps vs bare": ("x", 1.3),
     "import runtree": ("ms", 150.0),
 }

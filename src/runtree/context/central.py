@@ -1,8 +1,9 @@
 """The context a node runs in, kept in :mod:`contextvars`.
 
 ``current_session`` holds the open session (typed loosely: the session layer sits above this
-one), ``parent_id`` the request id of the node that is running, and ``mode_override`` the
-execution mode chosen with :func:`execution_mode` for the calls made directly in its scope.
+one), ``parent_id`` the request id of the node that is running (set by
+``Node.tracked_invoke``), and ``mode_override`` the execution mode chosen with
+:func:`execution_mode` for the calls made directly in its scope.
 Each task, thread hop (``asyncio.to_thread``) and strategy carries a copy of this context.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from runtree.errors import ConfigurationError
+from runtree.nodes.node import current_node_id
 from runtree.pubsub.publisher import RTPublisher, current_publisher
 
 __all__ = [
@@ -31,10 +33,9 @@ __all__ = [
 current_session: contextvars.ContextVar[Any] = contextvars.ContextVar(
     "runtree_session", default=None
 )
-parent_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "runtree_parent_id", default=None
-)
-mode_override: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+parent_id = current_node_id
+#: ``(mode, parent id)`` set by :func:`execution_mode`: applies to calls made with that parent
+mode_override: contextvars.ContextVar[tuple[str, str | None] | None] = contextvars.ContextVar(
     "runtree_mode_override", default=None
 )
 
@@ -71,7 +72,7 @@ def execution_mode(mode: str) -> Iterator[None]:
     not affected: they use their own node's or the session's mode."""
     if not isinstance(mode, str) or not mode:
         raise ConfigurationError(f"execution mode must be a non-empty string, got {mode!r}")
-    token = mode_override.set(mode)
+    token = mode_override.set((mode, parent_id.get()))
     try:
         yield
     finally:

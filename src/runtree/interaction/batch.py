@@ -52,6 +52,9 @@ async def call_batch(
     )
 
 
+_NO_KWARGS: dict[str, Any] = {}  # shared: call_nodes never mutates or hands it out
+
+
 async def _run(
     state: RTState,
     parent: str | None,
@@ -60,59 +63,38 @@ async def _run(
     return_exceptions: bool,
     max_concurrency: int | None,
 ) -> list[Any]:
-    total = len(inputs)
-    results: list[Any] = [None] * total
-    if total == 0:
-        return results
+    if not inputs:
+        return []
+    if max_concurrency is not None and max_concurrency < len(inputs):
+        return await _run_bounded(state, parent, node, inputs, return_exceptions, max_concurrency)
     loop = asyncio.get_running_loop()
-    finished = loop.create_future()
-    first_error: list[BaseException] = []
-    tasks: list[asyncio.Task[None]] = []
-    remaining = 0
+    finished: asyncio.Future[None] = loop.create_future()
+    remaining = len(inputs)
+    failure: list[BaseException] = []
+    tasks: list[asyncio.Task[Any]] = []
 
-    def fail(exc: BaseException) -> None:
-        if not first_error:
-            first_error.append(exc)
-            for task in tasks:
-                task.cancel()  # a finished task ignores this; the failing one is already done
-
-    def worker_done(_: asyncio.Task[None]) -> None:
+    def on_done(task: asyncio.Task[Any]) -> None:
+        # one shared callback: no allocation per item
         nonlocal remaining
         remaining -= 1
+        if not task.cancelled():
+            error = task.exception()  # also marks the exception as retrieved
+            if error is not None and not return_exceptions and not failure:
+                failure.append(error)
+                for sibling in tasks:
+                    sibling.cancel()  # done tasks ignore this
         if remaining == 0 and not finished.done():
             finished.set_result(None)
 
     call_nodes = state.call_nodes
-
-    async def run_one(index: int, args: tuple[Any, ...]) -> None:
-        try:
-            results[index] = await call_nodes(
-                parent_node_id=parent, request_id=None, node=node, args=args, kwargs={}
+    for args in inputs:
+        task = loop.create_task(
+            call_nodes(
+                parent_node_id=parent, request_id=None, node=node, args=args, kwargs=_NO_KWARGS
             )
-        except Exception as exc:
-            if return_exceptions:
-                results[index] = exc
-            else:
-                fail(exc)
-
-    if max_concurrency is None or max_concurrency >= total:
-        coroutines: Iterator[Any] = (run_one(i, args) for i, args in enumerate(inputs))
-    else:
-        pending = iter(enumerate(inputs))
-
-        async def worker() -> None:
-            for index, args in pending:
-                if first_error:
-                    return
-                await run_one(index, args)
-
-        coroutines = (worker() for _ in range(max_concurrency))
-
-    for coroutine in coroutines:
-        task = loop.create_task(coroutine)
-        task.add_done_callback(worker_done)
+        )
+        task.add_done_callback(on_done)
         tasks.append(task)
-        remaining += 1
     try:
         await finished
     except asyncio.CancelledError:
@@ -120,6 +102,63 @@ async def _run(
             task.cancel()
         await asyncio.wait(tasks)
         raise
-    if first_error:
-        raise first_error[0]
+    if failure:
+        raise failure[0]
+    if return_exceptions:
+        return [
+            t.exception() or t.result() if not t.cancelled() else asyncio.CancelledError()
+            for t in tasks
+        ]
+    return [t.result() for t in tasks]
+
+
+async def _run_bounded(
+    state: RTState,
+    parent: str | None,
+    node: Any,
+    inputs: list[tuple[Any, ...]],
+    return_exceptions: bool,
+    max_concurrency: int,
+) -> list[Any]:
+    """``max_concurrency`` workers pull the inputs in order; a failure stops the queue."""
+    results: list[Any] = [None] * len(inputs)
+    pending = iter(enumerate(inputs))
+    failure: list[BaseException] = []
+    call_nodes = state.call_nodes
+
+    async def worker() -> None:
+        for index, args in pending:
+            if failure:
+                return
+            try:
+                results[index] = await call_nodes(
+                    parent_node_id=parent,
+                    request_id=None,
+                    node=node,
+                    args=args,
+                    kwargs=_NO_KWARGS,
+                )
+            except Exception as exc:
+                if not return_exceptions:
+                    failure.append(exc)
+                    return
+                results[index] = exc
+
+    workers = [asyncio.ensure_future(worker()) for _ in range(max_concurrency)]
+    try:
+        while workers:
+            done, _ = await asyncio.wait(workers, return_when=asyncio.FIRST_COMPLETED)
+            workers = [w for w in workers if w not in done]
+            if failure:
+                for other in workers:
+                    other.cancel()
+                if workers:
+                    await asyncio.wait(workers)
+                raise failure[0]
+    except asyncio.CancelledError:
+        for other in workers:
+            other.cancel()
+        if workers:
+            await asyncio.wait(workers)
+        raise
     return results

@@ -9,6 +9,7 @@ events on the publisher of the current session, if there is one.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
 import os
@@ -28,9 +29,14 @@ if TYPE_CHECKING:
 
     from runtree.llm.tools import Tool
 
-__all__ = ["Node", "ToolCallable", "public_attributes"]
+__all__ = ["Node", "ToolCallable", "current_node_id", "public_attributes"]
 
 T = TypeVar("T")
+
+#: ``uuid`` of the node whose ``tracked_invoke`` is running here (the parent of calls made now).
+current_node_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "runtree_current_node_id", default=None
+)
 
 _CLASSMETHODS = ("name", "tool_info", "prepare_tool")
 
@@ -170,7 +176,9 @@ class Node(ToolCallable, Generic[T]):
     async def tracked_invoke(self) -> T:
         """Run :meth:`invoke` and record ``details["latency"]`` (and ``details["debug"]``).
 
-        Exceptions propagate unchanged; the details still record the latency, and
+        While ``invoke`` runs, :data:`current_node_id` is this node's ``uuid``, so calls it
+        makes are recorded as its children. Exceptions propagate unchanged; the details still
+        record the latency, and
         ``details["debug"].exception_type`` names the exception. ``details["debug"]`` is
         filled on every call when ``RT_NODE_DEBUG=true`` (verbose: parameters, output,
         traceback) and on failure otherwise. Emits ``node.started``/``node.finished``/
@@ -184,11 +192,13 @@ class Node(ToolCallable, Generic[T]):
             publisher.publish(
                 NodeStarted(uuid=self.uuid, name=self.name(), params=public_attributes(self))
             )
+        token = current_node_id.set(self.uuid)
         start = perf_counter()
         try:
             result = await self.invoke()
         except BaseException as exc:
             elapsed = perf_counter() - start
+            current_node_id.reset(token)
             details["latency"] = LatencyDetails(total_time=elapsed)
             details["debug"] = self._debug_details(exc=exc)
             if publisher is not None and publisher.wants(NodeFailed):
@@ -201,6 +211,7 @@ class Node(ToolCallable, Generic[T]):
                 )
             raise
         elapsed = perf_counter() - start
+        current_node_id.reset(token)
         details["latency"] = LatencyDetails(total_time=elapsed)
         if node_debug_enabled():
             details["debug"] = self._debug_details(output=result)

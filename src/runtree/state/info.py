@@ -18,6 +18,8 @@ from runtree.execution.coordinator import Job
 
 __all__ = ["ExecutionInfo", "InfoStatistics", "RequestRecord", "STATUSES"]
 
+_NO_CHILDREN: list[str] = []  # shared by leaves (most requests): never mutated
+
 STATUSES = ("running", "succeeded", "failed", "cancelled")
 
 
@@ -52,7 +54,7 @@ class RequestRecord(Job):
         self.kwargs = kwargs
         self.output: Any = None
         self.error: BaseException | None = None
-        self.children: list[str] = []
+        self.children: list[str] = _NO_CHILDREN  # replaced by a list of its own on first child
 
     def to_dict(self, *, max_chars: int = DEFAULT_MAX_CHARS) -> dict[str, Any]:
         error = None
@@ -101,7 +103,10 @@ class ExecutionInfo:
         if parent is None:
             self.roots.append(record.request_id)
         else:
-            parent.children.append(record.request_id)
+            if parent.children is _NO_CHILDREN:
+                parent.children = [record.request_id]
+            else:
+                parent.children.append(record.request_id)
         return record
 
     def set_output(self, record: RequestRecord, output: Any) -> None:

@@ -92,8 +92,12 @@ class RTState:
                 "no new calls are accepted"
             ) from self.ended_by
         node_class = resolve_node(node)
+        override = mode_override.get()
         chosen = (
-            mode or mode_override.get() or node_class.execution_mode or self.config.execution_mode
+            mode
+            or (override[0] if override is not None and override[1] == parent_node_id else None)
+            or node_class.execution_mode
+            or self.config.execution_mode
         )
         if chosen not in self.coordinator.execution_modes:
             raise ConfigurationError(
