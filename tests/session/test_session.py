@@ -165,3 +165,22 @@ async def test_info_json_export() -> None:
     }
     assert second["output"]["__runtree__"] == "truncated" and second["output"]["length"] == 10
     assert data["name"] == "export" and data["answer"]["head"] == "xxxxxxxx"
+
+
+async def test_communication_objects_appear_in_session_statistics() -> None:
+    from runtree.comm import Channel, CommStatistics
+
+    snapshots: list[CommStatistics] = []
+
+    async def on_stats(message: CommStatistics) -> None:
+        snapshots.append(message)
+
+    async with rt.Session() as session:
+        session.publisher.subscribe(on_stats, topics=CommStatistics)
+        channel: Channel[int] = Channel("numbers", buffer_size=4)
+        await channel.send(1)
+        await channel.send(2)
+        assert await channel.receive() == 1
+        stats = session.statistics().communication["numbers"]
+        assert (stats.sent, stats.received, stats.depth) == (2, 1, 1)
+    assert len(snapshots) == 1 and "numbers" in snapshots[0].objects

@@ -18,6 +18,7 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import os
 import time
@@ -25,6 +26,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
+from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
 from runtree.errors import ConfigurationError, ContextError, SessionStateError, SessionTimeoutError
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
@@ -46,12 +48,23 @@ BroadcastCallback = Callable[[Any], Awaitable[None] | None]
 
 _background: set[asyncio.Task[Any]] = set()
 
+#: the context a session sets while it is open (values: itself, its publisher, no parent,
+#: its communication registry)
+_CONTEXT_VARS: tuple[contextvars.ContextVar[Any], ...] = (
+    current_session,
+    current_publisher,
+    parent_id,
+    current_registry,
+)
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SessionStatistics:
     requests: InfoStatistics
     jobs: CoordinatorStatistics
     publisher: PublisherStatistics
+    #: ``{name: statistics}`` of the channels, queues, buses... created during the run
+    communication: dict[str, Any]
 
 
 class Session:
@@ -84,6 +97,7 @@ class Session:
             )
         self.coordinator.start(self.publisher)
         self.info = ExecutionInfo(run_id=self.run_id, name=name)
+        self.communication = CommRegistry()
         self.state = RTState(self.info, self.config, self.coordinator, self.publisher)
         self.state.track_tasks(end_on_error or timeout is not None)
         if broadcast_callback is not None:
@@ -95,7 +109,7 @@ class Session:
                 stream_subscriber(broadcast_callback), topics=Streaming, name="broadcast_callback"
             )
         self._status = "unopened"
-        self._tokens: tuple[Any, ...] = ()
+        self._tokens: tuple[contextvars.Token[Any], ...] = ()
         self._owner: asyncio.Task[Any] | None = None
         self._private_loop: asyncio.AbstractEventLoop | None = None
         self._deadline: float | None = None
@@ -119,6 +133,7 @@ class Session:
             requests=self.info.statistics(),
             jobs=self.coordinator.state.statistics(),
             publisher=self.publisher.statistics(),
+            communication=self.communication.statistics(),
         )
 
     # -- opening and closing -----------------------------------------------------------------
@@ -131,27 +146,22 @@ class Session:
             )
         self._status = "open"
         node_settings.reload()
-        self._tokens = (
-            current_session.set(self),
-            current_publisher.set(self.publisher),
-            parent_id.set(None),
-        )
+        values = (self, self.publisher, None, self.communication)
+        self._tokens = tuple(var.set(value) for var, value in zip(_CONTEXT_VARS, values))
         if self.config.timeout is not None:
             self._deadline = time.monotonic() + self.config.timeout
 
     def _reset_context(self) -> None:
-        session_token, publisher_token, parent_token = self._tokens
-        try:
-            parent_id.reset(parent_token)
-            current_publisher.reset(publisher_token)
-            current_session.reset(session_token)
-        except ValueError:  # exited in another context than entered: restore by value
-            current_session.set(
-                session_token.old_value
-                if session_token.old_value is not session_token.MISSING
-                else None
-            )
-            current_publisher.set(None)
+        for var, token in zip(_CONTEXT_VARS, self._tokens):
+            try:
+                var.reset(token)
+            except ValueError:  # exited in another context than entered: restore by value
+                var.set(None if token.old_value is contextvars.Token.MISSING else token.old_value)
+
+    def _close_observers(self) -> None:
+        """Last words before the publisher closes: the communication statistics."""
+        if len(self.communication):
+            self.communication.publish_statistics(self.publisher)
 
     def _arm_timeout(
         self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
@@ -213,6 +223,7 @@ class Session:
         self._disarm_timeout()
         self._status = "closed"
         self._reset_context()
+        self._close_observers()
         await self.publisher.aclose()
         self._translate(exc_type, exc)
 
@@ -239,6 +250,7 @@ class Session:
         self._disarm_timeout()
         self._status = "closed"
         self._reset_context()
+        self._close_observers()
         private = self._private_loop
         if private is not None:
             try:
