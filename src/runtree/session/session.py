@@ -147,12 +147,14 @@ class Session:
         self._status = "open"
         node_settings.reload()
         values = (self, self.publisher, None, self.communication)
-        self._tokens = tuple(var.set(value) for var, value in zip(_CONTEXT_VARS, values))
+        self._tokens = tuple(
+            var.set(value) for var, value in zip(_CONTEXT_VARS, values, strict=True)
+        )
         if self.config.timeout is not None:
             self._deadline = time.monotonic() + self.config.timeout
 
     def _reset_context(self) -> None:
-        for var, token in zip(_CONTEXT_VARS, self._tokens):
+        for var, token in zip(_CONTEXT_VARS, self._tokens, strict=True):
             try:
                 var.reset(token)
             except ValueError:  # exited in another context than entered: restore by value
