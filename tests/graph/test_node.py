@@ -1,0 +1,251 @@
+"""prep/exec/post nodes: linear pipelines, sync and async steps, retries, fallback."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+
+import runtree as rt
+import runtree.graph as rg
+from runtree.errors import ConfigurationError
+
+from .helpers import SleepRecorder, names, tree
+
+
+class Load(rg.Node):
+    def exec(self, prep_res: Any) -> list[int]:
+        return [3, 1, 2]
+
+    def post(self, shared: Any, prep_res: Any, exec_res: list[int]) -> None:
+        shared["items"] = exec_res
+
+
+class Sort(rg.Node):
+    async def prep(self, shared: Any) -> list[int]:
+        return list(shared["items"])
+
+    async def exec(self, items: list[int]) -> list[int]:
+        await asyncio.sleep(0)
+        return sorted(items)
+
+    async def post(self, shared: Any, prep_res: Any, exec_res: list[int]) -> str:
+        shared["sorted"] = exec_res
+        return "default"
+
+
+class Total(rg.Node):
+    def prep(self, shared: Any) -> list[int]:
+        return shared["sorted"]
+
+    def exec(self, items: list[int]) -> int:
+        return sum(items)
+
+    def post(self, shared: Any, prep_res: Any, exec_res: int) -> str:
+        shared["total"] = exec_res
+        return "done"
+
+
+async def test_linear_pipeline_runs_in_order_and_returns_result() -> None:
+    load, sort, total = Load(), Sort(), Total()
+    assert (load >> sort >> total) is total
+    shared: dict[str, Any] = {}
+    result = await rg.Graph(load, name="pipeline").run(shared)
+    assert shared == {"items": [3, 1, 2], "sorted": [1, 2, 3], "total": 6}
+    assert result.path == ("Load", "Sort", "Total")
+    assert result.steps == 3
+    assert result.action == "done"
+    assert result.last_node == "Total"
+    assert result.result == 6
+    assert result.completed
+    assert result.shared is shared
+
+
+async def test_steps_and_attempts_are_requests_of_the_session() -> None:
+    load, sort = Load(), Sort()
+    load >> sort
+    async with rt.Session() as session:
+        result = await rg.Graph(load, name="flow").run({})
+    assert tree(session) == [
+        (0, "flow", "succeeded"),
+        (1, "Load", "succeeded"),
+        (2, "Load.exec", "succeeded"),
+        (1, "Sort", "succeeded"),
+        (2, "Sort.exec", "succeeded"),
+    ]
+    root = session.info.root_requests()[0]
+    assert root.output is result
+    step = session.info.children(root.request_id)[0]
+    assert isinstance(step.output, rg.StepOutcome)
+    assert step.output.node == "Load"
+    assert step.output.attempts == 1
+
+
+async def test_run_outside_a_session_opens_its_own() -> None:
+    load = Load()
+    result = await rg.Graph(load).run()
+    assert result.shared == {"items": [3, 1, 2]}
+
+
+def test_run_sync() -> None:
+    load, sort = Load(), Sort()
+    load >> sort
+    with rt.Session() as session:
+        result = rg.Graph(load, name="sync-flow").run_sync({})
+    assert result.path == ("Load", "Sort")
+    assert names(session)[0] == "sync-flow"
+
+
+async def test_sync_exec_runs_in_a_worker_thread() -> None:
+    seen: dict[str, int] = {}
+
+    class Where(rg.Node):
+        def exec(self, prep_res: Any) -> None:
+            seen["exec"] = threading.get_ident()
+
+        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
+            seen["post"] = threading.get_ident()
+
+    class Inline(rg.Node):
+        exec_in_thread = False
+
+        def exec(self, prep_res: Any) -> None:
+            seen["inline"] = threading.get_ident()
+
+    where = Where()
+    where >> Inline()
+    await rg.Graph(where).run()
+    here = threading.get_ident()
+    assert seen["exec"] != here
+    assert seen["post"] == here
+    assert seen["inline"] == here
+
+
+async def test_post_returning_none_is_default_and_custom_name() -> None:
+    first = Load(name="first")
+    second = Load(name="second")
+    first >> second
+    result = await rg.Graph(first).run()
+    assert result.path == ("first", "second")
+    assert result.action == "default"
+
+
+class Flaky(rg.Node):
+    """Fails ``failures`` times, then returns the attempt number."""
+
+    def __init__(self, failures: int, **options: Any) -> None:
+        super().__init__(**options)
+        self.failures = failures
+        self.calls = 0
+
+    def exec(self, prep_res: Any) -> int:
+        self.calls += 1
+        if self.attempt <= self.failures:
+            raise ConnectionError(f"attempt {self.attempt} failed")
+        return self.attempt
+
+    def post(self, shared: Any, prep_res: Any, exec_res: int) -> None:
+        shared["answer"] = exec_res
+        shared["calls"] = self.calls
+
+
+async def test_retries_until_success_and_records_each_attempt() -> None:
+    sleep = SleepRecorder()
+    flaky = Flaky(2, max_retries=3, wait=0.5, backoff="exponential", sleep=sleep)
+    async with rt.Session() as session:
+        result = await rg.Graph(flaky).run()
+    assert result.shared == {"answer": 3, "calls": 3}
+    assert sleep.delays == [0.5, 1.0]
+    attempts = [(name, status) for _, name, status in tree(session) if name == "Flaky.exec"]
+    assert attempts == [
+        ("Flaky.exec", "failed"),
+        ("Flaky.exec", "failed"),
+        ("Flaky.exec", "succeeded"),
+    ]
+    step = next(r for _, r in session.info.walk() if r.node_name == "Flaky")
+    assert step.output.attempts == 3
+    assert not step.output.fallback
+    stats = flaky.statistics()
+    assert (stats.steps, stats.attempts, stats.retries, stats.failures) == (1, 3, 2, 0)
+    assert flaky.calls == 0  # the definition is untouched: runs work on copies
+
+
+async def test_exhausted_retries_raise_the_nodes_own_exception() -> None:
+    flaky = Flaky(5, max_retries=1, sleep=SleepRecorder())
+    with pytest.raises(ConnectionError, match="attempt 2 failed"):
+        await rg.Graph(flaky).run()
+    assert flaky.statistics().failures == 1
+
+
+async def test_fallback_after_retries() -> None:
+    sleep = SleepRecorder()
+
+    class WithFallback(Flaky):
+        def exec_fallback(self, prep_res: Any, exc: BaseException) -> int:
+            assert isinstance(exc, ConnectionError)
+            return -1
+
+    node = WithFallback(10, max_retries=2, wait=1.0, backoff="linear", sleep=sleep)
+    async with rt.Session() as session:
+        result = await rg.Graph(node).run()
+    assert result.shared["answer"] == -1
+    assert sleep.delays == [1.0, 2.0]
+    step = next(r for _, r in session.info.walk() if r.node_name == "WithFallback")
+    assert step.output.fallback
+    assert step.output.attempts == 3
+    assert node.statistics().fallbacks == 1
+
+
+async def test_retry_on_limits_which_errors_are_retried() -> None:
+    class OnlyTimeouts(Flaky):
+        retry_on = (TimeoutError,)
+
+    node = OnlyTimeouts(1, max_retries=5, sleep=SleepRecorder())
+    with pytest.raises(ConnectionError):
+        await rg.Graph(node).run()
+    assert node.statistics().attempts == 1
+
+
+async def test_max_wait_caps_the_backoff() -> None:
+    node = Flaky(0, wait=1.0, backoff="exponential", max_wait=3.0)
+    assert [node.retry_delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"max_retries": -1}, "max_retries"),
+        ({"wait": -0.1}, "wait"),
+        ({"backoff": "random"}, "backoff"),
+        ({"sleep": 3}, "sleep"),
+    ],
+)
+def test_bad_options_fail_at_construction(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        Flaky(0, **options)
+
+
+async def test_steps_stay_async_whatever_the_session_mode(mode: str) -> None:
+    """Steps share the store, so they always run in the event loop; calls made inside
+    ``exec`` use the session's mode."""
+    from tests.support import Adder
+
+    class CallsAdder(rg.Node):
+        async def exec(self, prep_res: Any) -> int:
+            return await rt.call(Adder, 2, 3)
+
+        def post(self, shared: Any, prep_res: Any, exec_res: int) -> None:
+            shared["sum"] = exec_res
+
+    async with rt.Session(execution_mode=mode) as session:
+        result = await rg.Graph(CallsAdder()).run({})
+    assert result.shared == {"sum": 5}
+    modes = {r.node_name: r.mode for _, r in session.info.walk()}
+    assert modes == {
+        "Graph": "async",
+        "CallsAdder": "async",
+        "CallsAdder.exec": "async",
+        "Adder": mode,
+    }
