@@ -144,8 +144,8 @@ class Session:
                 f"session {self.name or self.run_id!r} is {self._status}; "
                 "a Session can be entered only once"
             )
-        self._status = "open"
         node_settings.reload()
+        self._status = "open"
         values = (self, self.publisher, None, self.communication)
         self._tokens = tuple(
             var.set(value) for var, value in zip(_CONTEXT_VARS, values, strict=True)
