@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -66,9 +65,10 @@ class Listener:
         Cancellation is not caught.
         """
         try:
-            result = self.callback(argument)
-            if inspect.isawaitable(result):
-                await result
+            if self.is_async:
+                await self.callback(argument)
+            else:
+                self.callback(argument)
         except Exception as exc:
             self.failed += 1
             return exc

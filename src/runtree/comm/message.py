@@ -1,6 +1,6 @@
 """Message envelopes: the four message types of the communication seed.
 
-Every envelope is a frozen, slotted dataclass with an ``id`` (uuid hex), a ``source`` (the
+Every envelope is a frozen, slotted dataclass with an ``id`` (32 hex characters), a ``source`` (the
 sending node, or ``None``), a timezone-aware UTC ``timestamp`` and an optional
 ``correlation_id`` (set on requests and their responses). They subclass
 :class:`runtree.pubsub.messages.Message`, so they can be published on a session's publisher
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import itertools
 import json
+import os
 import traceback
-import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal, TypeVar, cast
 
@@ -52,9 +53,26 @@ _COMMON = ("type", "id", "source", "timestamp", "correlation_id")
 M = TypeVar("M", bound="CommMessage")
 
 
+_id_prefix = os.urandom(8).hex()
+_id_counter = itertools.count()
+
+
+def _reseed_ids() -> None:  # a forked child must not repeat its parent's ids
+    global _id_prefix, _id_counter
+    _id_prefix = os.urandom(8).hex()
+    _id_counter = itertools.count()
+
+
+os.register_at_fork(after_in_child=_reseed_ids)
+
+
 def new_id() -> str:
-    """A fresh message id (32 hex characters)."""
-    return uuid.uuid4().hex
+    """A fresh message id: 32 hex characters, a random per-process prefix and a counter.
+
+    Unique like a uuid4 (64 random bits per process) at a fraction of the cost: no system
+    call per message.
+    """
+    return f"{_id_prefix}{next(_id_counter):016x}"
 
 
 def utc_now() -> _dt.datetime:
