@@ -39,7 +39,8 @@ class WordReport(rt.Node[dict[str, object]]):
         self.folder = folder
 
     async def invoke(self) -> dict[str, object]:
-        files = sorted(str(p) for p in Path(self.folder).glob("*.md"))
+        found = await asyncio.to_thread(lambda: sorted(Path(self.folder).glob("*.md")))
+        files = [str(path) for path in found]
         await rt.broadcast(f"found {len(files)} files in {self.folder}")
         per_file = await rt.call_batch(count_words, files, max_concurrency=4)
         total = sum(int(r["words"]) for r in per_file)  # type: ignore[call-overload]

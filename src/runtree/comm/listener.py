@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, cast
 
 from runtree.comm._support import is_async_callable
 
@@ -66,7 +66,7 @@ class Listener:
         """
         try:
             if self.is_async:
-                await self.callback(argument)
+                await cast(Awaitable[Any], self.callback(argument))
             else:
                 self.callback(argument)
         except Exception as exc:
