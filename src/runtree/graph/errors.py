@@ -23,9 +23,12 @@ caller of ``graph.run()`` as that ``ValueError``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from runtree.errors import NodeDefinitionError, RuntreeError
+
+if TYPE_CHECKING:
+    from runtree.graph.shared import SharedConflict
 
 __all__ = [
     "GraphDefinitionError",
@@ -47,7 +50,9 @@ class GraphError(RuntreeError):
     (``None`` when not given) and survive pickling.
     """
 
-    _fields: tuple[str, ...] = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+    #: values of fields not given (``None`` for the others)
+    _defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, message: str, **fields: Any) -> None:
         super().__init__(message)
@@ -55,7 +60,7 @@ class GraphError(RuntreeError):
         if unknown:
             raise TypeError(f"{type(self).__name__} got unexpected fields {sorted(unknown)}")
         for name in self._fields:
-            setattr(self, name, fields.get(name))
+            setattr(self, name, fields.get(name, self._defaults.get(name)))
 
     def __reduce__(self) -> tuple[Any, ...]:
         fields = {name: getattr(self, name, None) for name in self._fields}
@@ -75,10 +80,11 @@ class MaxStepsExceededError(GraphError, RuntimeError):
     """
 
     _fields = ("graph", "max_steps", "loop", "path")
+    _defaults: ClassVar[dict[str, Any]] = {"loop": (), "path": ()}
     graph: str | None
     max_steps: int | None
-    loop: tuple[str, ...] | None
-    path: tuple[str, ...] | None
+    loop: tuple[str, ...]
+    path: tuple[str, ...]
 
 
 class UnmatchedActionError(GraphError, LookupError):
@@ -88,10 +94,11 @@ class UnmatchedActionError(GraphError, LookupError):
     """
 
     _fields = ("graph", "node", "action", "available")
+    _defaults: ClassVar[dict[str, Any]] = {"available": ()}
     graph: str | None
     node: str | None
     action: str | None
-    available: tuple[str, ...] | None
+    available: tuple[str, ...]
 
 
 class SharedStateConflictError(GraphError, RuntimeError):
@@ -102,5 +109,6 @@ class SharedStateConflictError(GraphError, RuntimeError):
     """
 
     _fields = ("step", "conflicts")
+    _defaults: ClassVar[dict[str, Any]] = {"conflicts": ()}
     step: str | None
-    conflicts: tuple[Any, ...] | None
+    conflicts: tuple[SharedConflict, ...]
