@@ -249,3 +249,38 @@ async def test_steps_stay_async_whatever_the_session_mode(mode: str) -> None:
         "CallsAdder.exec": "async",
         "Adder": mode,
     }
+
+
+async def test_sync_exec_can_call_nodes_with_call_sync() -> None:
+    from tests.support import Adder
+
+    class SyncCaller(rg.Node):
+        def exec(self, prep_res: Any) -> int:
+            return rt.call_sync(Adder, 20, 22)
+
+    async with rt.Session() as session:
+        result = await rg.Graph(SyncCaller()).run()
+    assert result.result == 42
+    assert tree(session)[-1] == (3, "Adder", "succeeded")  # a child of the exec attempt
+
+
+async def test_cancelling_a_run_cancels_its_steps_and_records_them() -> None:
+    started = asyncio.Event()
+
+    class Hang(rg.ParallelBatchNode[int, None]):
+        def prep(self, shared: Any) -> range:
+            return range(3)
+
+        async def exec(self, item: int) -> None:
+            if item == 2:
+                started.set()
+            await asyncio.Event().wait()
+
+    async with rt.Session() as session:
+        task = asyncio.ensure_future(rg.Graph(Hang(), name="hanging").run())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    statuses = [status for _, _, status in tree(session)]
+    assert statuses == ["cancelled"] * 5
