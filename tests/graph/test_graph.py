@@ -207,3 +207,10 @@ def test_nodes_lists_reachable_steps() -> None:
 async def test_shared_store_must_be_a_mapping() -> None:
     with pytest.raises(rt.ConfigurationError, match="shared store"):
         await rg.Graph(Mark()).run([1, 2])  # type: ignore[arg-type]
+
+
+def test_run_sync_outside_a_session() -> None:
+    a, b = Mark(name="a"), Mark(name="b")
+    a >> b
+    result = rg.Graph(a).run_sync()
+    assert result.shared == {"seen": ["a", "b"]}
