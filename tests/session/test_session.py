@@ -136,8 +136,9 @@ async def test_async_broadcast_callback_and_statistics() -> None:
     stats = session.statistics()
     assert stats.requests.requests == 2 and stats.requests.failed == 1
     assert stats.jobs.succeeded == 1 and stats.jobs.failed == 1
-    (sub,) = stats.publisher.subscribers
-    assert sub.delivered == 2 and sub.dropped == 0
+    (sub,) = [s for s in stats.publisher.subscribers if s.name == "broadcast_callback"]
+    assert sub.delivered == 2
+    assert sub.dropped == 0
 
 
 async def test_info_json_export() -> None:
