@@ -28,7 +28,9 @@ from runtree.errors import (
 if TYPE_CHECKING:
     from runtree import context, execution, interaction, nodes, pubsub, session, state
     from runtree.context.central import execution_mode
-    from runtree.interaction import broadcast, call, call_batch, call_sync
+    from runtree.interaction.batch import call_batch
+    from runtree.interaction.call import call, call_sync
+    from runtree.interaction.stream import broadcast
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo

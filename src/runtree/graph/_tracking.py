@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
 from runtree.context.central import execution_mode
-from runtree.interaction.call import call
+from runtree.interaction import call
 from runtree.nodes.node import Node as RuntreeNode
 
 __all__ = ["StepWork", "maybe_await", "track", "tracked_class"]

@@ -25,7 +25,7 @@ from runtree.graph._tracking import StepWork, track, tracked_class
 from runtree.graph.base import BaseNode, Shared, as_step
 from runtree.graph.errors import GraphDefinitionError, MaxStepsExceededError, UnmatchedActionError
 from runtree.graph.shared import SharedConflict
-from runtree.interaction.call import call_sync
+from runtree.interaction import call_sync
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
