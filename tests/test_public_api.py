@@ -23,6 +23,8 @@ PACKAGES = [
     "runtree.context",
     "runtree.llm",
     "runtree.errors",
+    "runtree.comm",
+    "runtree.graph",
 ]
 
 

@@ -26,7 +26,17 @@ from runtree.errors import (
 )
 
 if TYPE_CHECKING:
-    from runtree import context, execution, interaction, nodes, pubsub, session, state
+    from runtree import (
+        comm,
+        context,
+        execution,
+        graph,
+        interaction,
+        nodes,
+        pubsub,
+        session,
+        state,
+    )
     from runtree.context.central import execution_mode
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
@@ -52,9 +62,11 @@ _LAZY: dict[str, str] = {
     "function_node": "runtree.nodes",
 }
 _SUBPACKAGES = (
+    "comm",
     "context",
     "errors",
     "execution",
+    "graph",
     "interaction",
     "nodes",
     "pubsub",
@@ -105,11 +117,13 @@ __all__ = [
     "call",
     "call_batch",
     "call_sync",
+    "comm",
     "context",
     "errors",
     "execution",
     "execution_mode",
     "function_node",
+    "graph",
     "interaction",
     "nodes",
     "pubsub",
