@@ -39,13 +39,13 @@ from runtree.graph.parallel import DEFAULT_INTO, Parallel
 from runtree.graph.shared import DELETED, BranchStore, SharedConflict
 
 __all__ = [
+    "BaseNode",
+    "BatchNode",
+    "BranchStore",
     "DEFAULT_ACTION",
     "DEFAULT_INTO",
     "DEFAULT_MAX_STEPS",
     "DELETED",
-    "BaseNode",
-    "BatchNode",
-    "BranchStore",
     "Graph",
     "GraphDefinitionError",
     "GraphError",
