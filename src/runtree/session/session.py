@@ -13,6 +13,11 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
 * ``name``: a label for the run. ``execution_mode``: the default strategy (else
   ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
   strategies by mode name.
+* ``store``: the run journal (:mod:`runtree.store`): by default ``$RT_HOME/runtree.db``, else
+  ``./.runtree/runtree.db``; a path or a ``RunStore`` chooses another, ``None`` turns it
+  off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
+  completed request is on disk before its caller gets the result). ``resume``: the id of an
+  earlier run whose completed requests answer the same requests of this run.
 """
 
 from __future__ import annotations
@@ -39,6 +44,13 @@ from runtree.session.strategies import default_strategies
 from runtree.state.config import ExecutorConfig, default_execution_mode
 from runtree.state.info import ExecutionInfo, InfoStatistics
 from runtree.state.state import RTState
+from runtree.store.journal import (
+    DEFAULT_STORE,
+    Journal,
+    StoreOption,
+    check_store_option,
+    run_outcome,
+)
 
 __all__ = ["Session", "SessionStatistics"]
 
@@ -79,7 +91,15 @@ class Session:
         broadcast_callback: BroadcastCallback | None = None,
         execution_mode: str | None = None,
         execution_modes: Mapping[str, ExecutionStrategy] | None = None,
+        store: StoreOption = DEFAULT_STORE,
+        durability: str = "batch",
+        resume: str | None = None,
     ) -> None:
+        self._store = check_store_option(store, durability=durability, resume=resume)
+        self._durability = durability
+        self._resume = resume
+        #: the run journal while the session is open (``None`` with ``store=None``)
+        self.journal: Journal | None = None
         mode = execution_mode if execution_mode is not None else default_execution_mode()
         self.config = ExecutorConfig(
             timeout=timeout, end_on_error=end_on_error, execution_mode=mode
@@ -144,6 +164,16 @@ class Session:
                 f"session {self.name or self.run_id!r} is {self._status}; "
                 "a Session can be entered only once"
             )
+        if self._store is not None:
+            self.journal = Journal.start(
+                self._store,
+                run_id=self.run_id,
+                name=self.name,
+                publisher=self.publisher,
+                state=self.state,
+                durability=self._durability,
+                resume=self._resume,
+            )
         node_settings.reload()
         self._status = "open"
         values = (self, self.publisher, None, self.communication)
@@ -164,6 +194,14 @@ class Session:
         """Last words before the publisher closes: the communication statistics."""
         if len(self.communication):
             self.communication.publish_statistics(self.publisher)
+
+    def _close_journal(self, exc: BaseException | None) -> None:
+        """Record how the run ended (after the publisher closed: every message is in)."""
+        if self.journal is not None:
+            status, error = run_outcome(
+                exc, timed_out=self._timed_out, ended_by=self.state.ended_by
+            )
+            self.journal.close(status, error)
 
     def _arm_timeout(
         self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
@@ -227,6 +265,7 @@ class Session:
         self._reset_context()
         self._close_observers()
         await self.publisher.aclose()
+        self._close_journal(exc)
         self._translate(exc_type, exc)
 
     def __enter__(self) -> Session:
@@ -257,6 +296,7 @@ class Session:
         if private is not None:
             try:
                 private.run_until_complete(self.publisher.aclose())
+                self._close_journal(exc)
                 private.run_until_complete(private.shutdown_asyncgens())
                 private.run_until_complete(private.shutdown_default_executor())
             finally:
@@ -265,6 +305,7 @@ class Session:
             closing = asyncio.get_running_loop().create_task(self.publisher.aclose())
             _background.add(closing)
             closing.add_done_callback(_background.discard)
+            closing.add_done_callback(lambda _: self._close_journal(exc))
         self._translate(exc_type, exc)
 
     # -- running from synchronous code -------------------------------------------------------

@@ -12,6 +12,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree.context.central import mode_override
@@ -49,6 +50,12 @@ class RTState:
         self._running_tasks: dict[asyncio.Task[Any], int] = {}
         self._track_tasks = executor_config.end_on_error
         self.cancelled_tasks: set[asyncio.Task[Any]] = set()
+        # Hooks of the run journal (runtree.store), None when unused: ``before_run(record,
+        # node_class)`` may answer a request without running it by returning ``(output,)``
+        # (resume); ``after_run(record)`` sees the outcome and may return an awaitable the
+        # caller waits for before getting it (``durability="sync"``).
+        self.before_run: Callable[[RequestRecord, type[Any]], tuple[Any] | None] | None = None
+        self.after_run: Callable[[RequestRecord], Awaitable[Any] | None] | None = None
 
     def track_tasks(self, enabled: bool) -> None:
         """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
@@ -124,6 +131,10 @@ class RTState:
                     start_time=record.start_time,
                 )
             )
+        if self.before_run is not None:
+            answer = self.before_run(record, node_class)
+            if answer is not None:
+                return self.handle_result(record, answer[0])
         current = asyncio.current_task() if self._track_tasks else None
         if current is not None:
             self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
@@ -132,6 +143,11 @@ class RTState:
                 Task(request_id=request_id, node=instance), chosen, job=record
             )
         except BaseException as exc:
+            if self.after_run is not None:
+                record.error = exc
+                durable = self.after_run(record)
+                if durable is not None:
+                    await durable
             return self.handle_result(record, None, error=exc)
         finally:
             if current is not None:
@@ -140,6 +156,12 @@ class RTState:
                     self._running_tasks[current] = left
                 else:
                     del self._running_tasks[current]
+        if self.after_run is not None:
+            output = self.handle_result(record, result)
+            durable = self.after_run(record)
+            if durable is not None:
+                await durable
+            return output
         return self.handle_result(record, result)
 
     def handle_result(

@@ -1,0 +1,49 @@
+"""Errors of the run journal (:mod:`runtree.store`).
+
+::
+
+    RuntreeError
+    └── StoreError (RuntimeError)            the journal cannot be opened, read or written
+        ├── SchemaVersionError               the file was written by a newer runtree
+        ├── RunNotFoundError (LookupError)   no run has that id (or the prefix is ambiguous)
+        └── ResumeError                      a run cannot be resumed (still running, no root)
+
+Every error pickles (it carries only its message and plain attributes).
+"""
+
+from __future__ import annotations
+
+from runtree.errors import RuntreeError
+
+__all__ = ["ResumeError", "RunNotFoundError", "SchemaVersionError", "StoreError"]
+
+
+class StoreError(RuntreeError, RuntimeError):
+    """The run journal could not be opened, read or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The journal file has a schema version this runtree cannot use.
+
+    ``found`` is the file's version, ``supported`` the newest version this runtree knows.
+    """
+
+    def __init__(self, message: str, *, found: int = 0, supported: int = 0) -> None:
+        super().__init__(message)
+        self.found = found
+        self.supported = supported
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_schema_error, (str(self), self.found, self.supported))
+
+
+def _rebuild_schema_error(message: str, found: int, supported: int) -> SchemaVersionError:
+    return SchemaVersionError(message, found=found, supported=supported)
+
+
+class RunNotFoundError(StoreError, LookupError):
+    """No run matches the id or id prefix (or a prefix matches several runs)."""
+
+
+class ResumeError(StoreError):
+    """A run cannot be resumed: it is still running, or there is nothing to re-invoke."""

@@ -1,0 +1,454 @@
+"""``Journal``: records one session's run in a :class:`~runtree.store.protocol.RunStore`.
+
+The session's ``RTState`` hands the journal each request twice, by reference: when it is
+created (``before_run``) and when it has ended (``after_run``). The journal only queues
+the reference; the store's writer thread turns it into a row (JSON of inputs and output)
+and commits it with the others of its batch. So the hot path pays for two queue appends
+and nothing else. In ``durability="sync"`` the caller also awaits the commit of its
+completed request. When resuming, ``before_run`` computes the request's key and answers
+it from the old run if that run completed it.
+
+Broadcast items and fatal failures reach the journal as a subscriber of the session's
+publisher. See ``docs/journal.md`` for why requests do not (the measured cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import Any
+
+from runtree.errors import ConfigurationError
+from runtree.nodes.function import FunctionNode
+from runtree.nodes.node import Node
+from runtree.pubsub.messages import FatalFailure, Message, RequestSuccess, Streaming
+from runtree.pubsub.publisher import RTPublisher, Subscription
+from runtree.state.info import RequestRecord
+from runtree.store.errors import ResumeError
+from runtree.store.key import KeyTracker
+from runtree.store.process import host_name, process_marker
+from runtree.store.protocol import RunStore
+from runtree.store.record import (
+    DURABILITIES,
+    EventRecorded,
+    RequestEnded,
+    RequestStarted,
+    RunEnded,
+    RunInfo,
+    RunRootSet,
+    RunStarted,
+    StoredOutput,
+    StoreStatistics,
+)
+from runtree.store.sqlite import SqliteRunStore
+from runtree.store.value import (
+    decode_output,
+    encode_error,
+    encode_inputs,
+    encode_output,
+    encode_value,
+    inputs_digest,
+)
+
+__all__ = [
+    "DEFAULT_STORE",
+    "Journal",
+    "JournalStatistics",
+    "StoreOption",
+    "check_store_option",
+    "default_store_path",
+    "run_outcome",
+]
+
+logger = logging.getLogger("runtree.store")
+
+#: messages a journal may buffer before dropping (bounded, counted by the publisher)
+JOURNAL_BUFFER = 1_000_000
+#: builds a named tuple from a tuple in C (its generated ``__new__`` is a Python function)
+_new: Any = tuple.__new__
+
+
+class _DefaultStore:
+    """The default journal: ``$RT_HOME/runtree.db``, else ``./.runtree/runtree.db``."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT_STORE"
+
+
+DEFAULT_STORE = _DefaultStore()
+
+StoreOption = RunStore | str | os.PathLike[str] | _DefaultStore | None
+
+
+def default_store_path() -> Path:
+    """``$RT_HOME/runtree.db`` if ``RT_HOME`` is set, else ``./.runtree/runtree.db``."""
+    home = os.environ.get("RT_HOME", "").strip()
+    base = Path(home).expanduser() if home else Path.cwd() / ".runtree"
+    return base / "runtree.db"
+
+
+def check_store_option(
+    store: object, *, durability: str, resume: str | None
+) -> RunStore | Path | None:
+    """Validate the session's ``store=``/``durability=``/``resume=`` options (nothing opens)."""
+    if durability not in DURABILITIES:
+        raise ConfigurationError(f"durability must be one of {DURABILITIES}, got {durability!r}")
+    if resume is not None and (not isinstance(resume, str) or not resume.strip()):
+        raise ConfigurationError(f"resume must be a run id (str), got {resume!r}")
+    chosen: RunStore | Path | None
+    if store is None:
+        chosen = None
+    elif isinstance(store, _DefaultStore):
+        chosen = default_store_path()
+    elif isinstance(store, (str, os.PathLike)):
+        chosen = Path(store)
+    elif isinstance(store, RunStore):
+        chosen = store
+    else:
+        raise ConfigurationError(
+            f"store must be a RunStore, a path or None, got {type(store).__name__}"
+        )
+    if chosen is None and resume is not None:
+        raise ConfigurationError("resume= needs a journal; do not pass store=None with it")
+    return chosen
+
+
+def run_outcome(
+    exc: BaseException | None, *, timed_out: bool, ended_by: BaseException | None
+) -> tuple[str, str | None]:
+    """``(status, error)`` of a run from how its session exited."""
+    if timed_out:
+        return "timed_out", "SessionTimeoutError: the session exceeded its timeout"
+    failure = ended_by if ended_by is not None else exc
+    if failure is not None:
+        return "failed", f"{type(failure).__name__}: {failure}"
+    return "succeeded", None
+
+
+def _root_path(node_class: type[Node[Any]]) -> str:
+    target: Any = node_class
+    if issubclass(node_class, FunctionNode):
+        target = node_class.function
+    module = getattr(target, "__module__", None) or "?"
+    return f"{module}:{getattr(target, '__qualname__', node_class.__name__)}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class JournalStatistics:
+    """``requests``: requests handed to the store; ``replayed``: answered from the resumed
+    run; ``events``: broadcast items and fatal failures; ``store``: the store's figures."""
+
+    run_id: str
+    requests: int
+    replayed: int
+    events: int
+    store: StoreStatistics
+
+
+class Journal:
+    """Records one run. Build it with :meth:`start`; end it with :meth:`close`."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        *,
+        owns_store: bool,
+        run_id: str,
+        durability: str,
+        replay: dict[str, StoredOutput] | None = None,
+        resumed_from: str | None = None,
+    ) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.durability = durability
+        self.resumed_from = resumed_from
+        self._owns_store = owns_store
+        self._replay = replay
+        self._keys = KeyTracker() if replay is not None else None
+        self._seq = 0  # owned by the writer thread (or the loop thread when resuming)
+        self._requests = 0
+        self._event_seq = 0
+        self._replayed = 0
+        self._root_set = False
+        self._max_chars = store.max_value_chars
+        self._max_replay = store.max_replay_bytes
+        self._publisher: RTPublisher | None = None
+        self._subscription: Subscription | None = None
+        self._state: Any = None
+        self._closed = False
+        # bound once: the hot path only builds a two-item tuple per write
+        self._started_row = self._build_started
+        self._ended_row = self._build_ended
+
+    # -- starting ----------------------------------------------------------------------------
+
+    @classmethod
+    def start(
+        cls,
+        option: RunStore | Path,
+        *,
+        run_id: str,
+        name: str | None,
+        publisher: RTPublisher,
+        state: Any,
+        durability: str = "batch",
+        resume: str | None = None,
+    ) -> Journal:
+        """Open the store (if ``option`` is a path), record the run and attach to the
+        session's ``publisher`` and ``state`` (an :class:`~runtree.state.state.RTState`)."""
+        owns = False
+        if isinstance(option, Path):
+            store: RunStore = SqliteRunStore(option.resolve()).open()
+            owns = True
+        else:
+            store = option
+            if store.status == "unopened":
+                store.open()
+                owns = True
+        try:
+            old = cls._resumable(store, resume) if resume is not None else None
+            replay = store.completed_outputs(old.run_id) if old is not None else None
+        except BaseException:
+            if owns:
+                store.close()
+            raise
+        journal = cls(
+            store,
+            owns_store=owns,
+            run_id=run_id,
+            durability=durability,
+            replay=replay,
+            resumed_from=old.run_id if old is not None else None,
+        )
+        store.write(
+            RunStarted(
+                run_id=run_id,
+                name=name,
+                status="running",
+                start_time=time.time(),
+                pid=os.getpid(),
+                host=host_name(),
+                process_marker=process_marker(),
+                resumed_from=journal.resumed_from,
+                durability=durability,
+                root_node=old.root_node if old is not None else None,
+                root_inputs=old.root_inputs if old is not None else None,
+                runtree_version=_version(),
+            )
+        )
+        if old is not None and old.root_node is not None:
+            journal._root_set = True
+        journal._attach(publisher, state)
+        return journal
+
+    @staticmethod
+    def _resumable(store: RunStore, ref: str) -> RunInfo:
+        old = store.get_run(ref)
+        if old.status == "running":
+            where = f"pid {old.pid} on {old.host}" if old.pid is not None else "another process"
+            raise ResumeError(
+                f"run {old.run_id} is still running ({where}); wait for it to end, or stop it, "
+                "before resuming it"
+            )
+        if old.stored_status == "running":
+            store.mark_crashed(old.run_id)
+        return old
+
+    def _attach(self, publisher: RTPublisher, state: Any) -> None:
+        self._publisher = publisher
+        self._state = state
+        state.before_run = self._before_run if self._replay is None else self._before_run_resume
+        state.after_run = self._after_run
+        self._subscription = publisher.subscribe(
+            self._on_message,
+            topics=(Streaming, FatalFailure),
+            name="runtree-journal",
+            max_buffer=JOURNAL_BUFFER,
+        )
+
+    # -- the hot path: hand references to the writer -----------------------------------------
+
+    def _before_run(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
+        if record.parent_id is None and not self._root_set:
+            self._record_root(record, node_class)
+        self._requests += 1
+        self.store.write((self._started_row, record))
+        return None
+
+    def _after_run(self, record: RequestRecord) -> Awaitable[Any] | None:
+        if self.durability == "sync" and record.status != "cancelled":
+            return asyncio.wrap_future(self.store.write_durably((self._ended_row, record)))
+        self.store.write((self._ended_row, record))
+        return None
+
+    def _record_root(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
+        """Remember the first root call: ``runtree resume`` re-invokes it."""
+        self._root_set = True
+        inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
+        self.store.write(RunRootSet(_root_path(node_class), inputs, self.run_id))
+
+    # -- rows, built on the writer thread ----------------------------------------------------
+
+    def _build_started(self, record: RequestRecord) -> RequestStarted:
+        # only what never changes after creation: the request may have ended meanwhile
+        self._seq += 1
+        row: RequestStarted = _new(
+            RequestStarted,
+            (
+                self.run_id,
+                record.request_id,
+                self._seq,
+                record.parent_id,
+                record.node_name,
+                record.mode,
+                encode_inputs(record.args, record.kwargs, max_chars=self._max_chars),
+                record.start_time,
+            ),
+        )
+        return row
+
+    def _build_ended(self, record: RequestRecord) -> RequestEnded:
+        status = record.status
+        if status == "succeeded":
+            output, replay, replayable = encode_output(
+                record.output, max_chars=self._max_chars, max_replay_bytes=self._max_replay
+            )
+            error = None
+        else:
+            output, replay, replayable = None, None, 0
+            error = None if record.error is None else encode_error(record.error)
+        end = record.end_time
+        row: RequestEnded = _new(
+            RequestEnded,
+            (
+                status,
+                output,
+                replay,
+                replayable,
+                error,
+                time.time() if end is None else end,
+                0,
+                self.run_id,
+                record.request_id,
+            ),
+        )
+        return row
+
+    # -- resuming: answer what the old run completed -----------------------------------------
+
+    def _before_run_resume(
+        self, record: RequestRecord, node_class: type[Node[Any]]
+    ) -> tuple[Any] | None:
+        if record.parent_id is None and not self._root_set:
+            self._record_root(record, node_class)
+        self._requests += 1
+        inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
+        assert self._keys is not None
+        assert self._replay is not None
+        key = self._keys.assign(
+            record.request_id, record.parent_id, record.node_name, inputs_digest(inputs)
+        )
+        self._seq += 1
+        started = RequestStarted(
+            self.run_id,
+            record.request_id,
+            self._seq,
+            record.parent_id,
+            record.node_name,
+            record.mode,
+            inputs,
+            record.start_time,
+        )
+        self.store.write(started)
+        hit = self._replay.pop(key, None)
+        if hit is None:
+            return None
+        try:
+            value = decode_output(hit.output, hit.replay)
+        except Exception as exc:
+            logger.warning(
+                "journal: cannot replay %s (%s) from run %s, running it again: %s",
+                record.node_name,
+                hit.request_id,
+                self.resumed_from,
+                exc,
+            )
+            return None
+        now = time.time()
+        record.status = "succeeded"
+        record.end_time = now
+        self._replayed += 1
+        self.store.write(
+            RequestEnded(
+                "succeeded", hit.output, hit.replay, 1, None, now, 1, self.run_id, record.request_id
+            )
+        )
+        publisher = self._publisher
+        if publisher is not None and publisher.wants(RequestSuccess):
+            publisher.publish(
+                RequestSuccess(
+                    request_id=record.request_id,
+                    node_name=record.node_name,
+                    start_time=record.start_time,
+                    end_time=now,
+                    result=value,
+                )
+            )
+        return (value,)
+
+    # -- messages (the subscriber's thread) --------------------------------------------------
+
+    def _on_message(self, message: Message) -> None:
+        if isinstance(message, Streaming):
+            self._event("stream", message.request_id, encode_value(message.item))
+        elif isinstance(message, FatalFailure):
+            self._event("fatal", message.request_id, encode_error(message.error))
+
+    def _event(self, kind: str, request_id: str | None, payload: str) -> None:
+        self._event_seq += 1
+        self.store.write(
+            EventRecorded(self.run_id, self._event_seq, request_id, kind, payload, time.time())
+        )
+
+    # -- ending ------------------------------------------------------------------------------
+
+    def close(self, status: str, error: str | None = None) -> None:
+        """Record how the run ended and write everything (closing the store if it opened it).
+
+        Call it after the publisher closed, so every message has reached the journal.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        state = self._state
+        if state is not None:
+            state.before_run = None
+            state.after_run = None
+        self.store.write(RunEnded(status, time.time(), error, self.run_id))
+        if self._owns_store:
+            self.store.close()
+        else:
+            self.store.flush()
+
+    def statistics(self) -> JournalStatistics:
+        return JournalStatistics(
+            run_id=self.run_id,
+            requests=self._requests,
+            replayed=self._replayed,
+            events=self._event_seq,
+            store=self.store.statistics(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<Journal run {self.run_id} in {self.store!r}>"
+
+
+def _version() -> str:
+    import runtree
+
+    return str(getattr(runtree, "__version__", "?"))

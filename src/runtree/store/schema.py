@@ -1,0 +1,137 @@
+"""The journal's SQLite schema and its migrations.
+
+The version lives in the one-row table ``runtree_schema``. A new, empty file is version 0.
+``MIGRATIONS[i]`` takes a file from version ``i`` to ``i + 1``; :func:`migrate` applies the
+missing steps in one ``BEGIN IMMEDIATE`` transaction, so two processes opening the same old
+file do not migrate it twice. A file with a newer version than :data:`SCHEMA_VERSION` is
+refused (:class:`SchemaVersionError`): an older runtree must not write rows it does not
+understand.
+
+History:
+
+* 1: ``runs`` and ``requests``.
+* 2: replay data (resume), ``events`` (broadcast items, fatal failures), the run's root
+  call, owning process marker, durability, ``resumed_from``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+from runtree.store.errors import SchemaVersionError, StoreError
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "read_version"]
+
+
+def _v1(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE runtree_schema (version INTEGER NOT NULL)")
+    conn.execute("INSERT INTO runtree_schema (version) VALUES (0)")
+    conn.execute(
+        """CREATE TABLE runs (
+            run_id TEXT PRIMARY KEY,
+            name TEXT,
+            status TEXT NOT NULL,
+            start_time REAL NOT NULL,
+            end_time REAL,
+            pid INTEGER,
+            host TEXT,
+            error TEXT
+        )"""
+    )
+    conn.execute("CREATE INDEX runs_by_start ON runs (start_time)")
+    conn.execute(
+        """CREATE TABLE requests (
+            run_id TEXT NOT NULL,
+            request_id TEXT NOT NULL,
+            seq INTEGER,
+            parent_id TEXT,
+            node_name TEXT NOT NULL,
+            mode TEXT,
+            status TEXT NOT NULL,
+            inputs TEXT,
+            output TEXT,
+            error TEXT,
+            start_time REAL,
+            end_time REAL,
+            PRIMARY KEY (run_id, request_id)
+        ) WITHOUT ROWID"""
+    )
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    for column in (
+        "process_marker TEXT",
+        "resumed_from TEXT",
+        "durability TEXT",
+        "root_node TEXT",
+        "root_inputs TEXT",
+        "runtree_version TEXT",
+    ):
+        conn.execute(f"ALTER TABLE runs ADD COLUMN {column}")
+    for column in (
+        "replay BLOB",
+        "replayable INTEGER NOT NULL DEFAULT 0",
+        "replayed INTEGER NOT NULL DEFAULT 0",
+    ):
+        conn.execute(f"ALTER TABLE requests ADD COLUMN {column}")
+    conn.execute(
+        """CREATE TABLE events (
+            run_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            request_id TEXT,
+            kind TEXT NOT NULL,
+            payload TEXT,
+            time REAL NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        ) WITHOUT ROWID"""
+    )
+
+
+#: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def read_version(conn: sqlite3.Connection) -> int:
+    """The schema version of the open file (0 for an empty file)."""
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "runtree_schema" not in tables:
+        if tables:
+            raise StoreError(
+                "this SQLite file is not a runtree journal (it has tables "
+                f"{sorted(tables)[:5]} but no runtree_schema); choose another file"
+            )
+        return 0
+    row = conn.execute("SELECT version FROM runtree_schema").fetchone()
+    if row is None or not isinstance(row[0], int):
+        raise StoreError("runtree journal has a damaged runtree_schema table")
+    return int(row[0])
+
+
+def migrate(conn: sqlite3.Connection, *, target: int = SCHEMA_VERSION) -> int:
+    """Bring the file to ``target`` (default: the current version); return the old version.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``).
+    """
+    version = read_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaVersionError(
+            f"the journal has schema version {version}, newer than this runtree understands "
+            f"({SCHEMA_VERSION}); upgrade runtree or use another file (RT_HOME / store=)",
+            found=version,
+            supported=SCHEMA_VERSION,
+        )
+    if version >= target:
+        return version
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = read_version(conn)  # another process may have migrated meanwhile
+        for step in range(version, target):
+            MIGRATIONS[step](conn)
+            conn.execute("UPDATE runtree_schema SET version = ?", (step + 1,))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return version
