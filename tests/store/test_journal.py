@@ -211,7 +211,7 @@ async def test_sync_durability_commits_before_the_caller_gets_the_result(db: Pat
             finally:
                 conn.close()
             assert rows[-1] == ("succeeded", str(i + 1))
-        assert store.statistics().durable_waits == 3
+        assert store.statistics().durable_waits == 5  # the run, its root call, 3 results
 
 
 async def test_journal_statistics(db: Path) -> None:

@@ -225,22 +225,24 @@ class Journal:
             replay=replay,
             resumed_from=old.run_id if old is not None else None,
         )
-        store.write(
-            RunStarted(
-                run_id=run_id,
-                name=name,
-                status="running",
-                start_time=time.time(),
-                pid=os.getpid(),
-                host=host_name(),
-                process_marker=process_marker(),
-                resumed_from=journal.resumed_from,
-                durability=durability,
-                root_node=old.root_node if old is not None else None,
-                root_inputs=old.root_inputs if old is not None else None,
-                runtree_version=_version(),
-            )
+        started = RunStarted(
+            run_id=run_id,
+            name=name,
+            status="running",
+            start_time=time.time(),
+            pid=os.getpid(),
+            host=host_name(),
+            process_marker=process_marker(),
+            resumed_from=journal.resumed_from,
+            durability=durability,
+            root_node=old.root_node if old is not None else None,
+            root_inputs=old.root_inputs if old is not None else None,
+            runtree_version=_version(),
         )
+        if durability == "sync":  # a crash at any later point leaves a findable run
+            store.write_durably(started).result()
+        else:
+            store.write(started)
         if old is not None and old.root_node is not None:
             journal._root_set = True
         journal._attach(publisher, state)
@@ -290,7 +292,11 @@ class Journal:
         """Remember the first root call: ``runtree resume`` re-invokes it."""
         self._root_set = True
         inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
-        self.store.write(RunRootSet(_root_path(node_class), inputs, self.run_id))
+        root = RunRootSet(_root_path(node_class), inputs, self.run_id)
+        if self.durability == "sync":  # once per run: `runtree resume` needs it after a crash
+            self.store.write_durably(root).result()
+        else:
+            self.store.write(root)
 
     # -- rows, built on the writer thread ----------------------------------------------------
 
