@@ -18,6 +18,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import sys
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -455,6 +456,5 @@ class Journal:
 
 
 def _version() -> str:
-    import runtree
-
-    return str(getattr(runtree, "__version__", "?"))
+    # the parent package is imported by now; no import here keeps the layers clean
+    return str(getattr(sys.modules.get("runtree"), "__version__", "?"))

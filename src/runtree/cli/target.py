@@ -1,0 +1,80 @@
+"""Finding what to run: ``module:Name`` (or ``path/to/file.py:Name``) and its arguments."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from runtree.errors import RuntreeError
+from runtree.nodes.node import Node
+
+__all__ = ["TargetError", "load_target", "parse_arguments"]
+
+
+class TargetError(RuntreeError, ValueError):
+    """A ``module:Name`` target or an argument cannot be used."""
+
+
+def load_target(spec: str) -> Any:
+    """The node class or function named by ``spec`` (``module:Name``, ``module:Outer.Name`` or
+    ``file.py:Name``). The current folder is importable, as with ``python -m``."""
+    module_name, sep, qualname = spec.rpartition(":")
+    if not sep or not module_name or not qualname:
+        raise TargetError(f"{spec!r} is not module:Name (for example mypackage.nodes:Summarise)")
+    if module_name == "__main__":
+        raise TargetError(
+            f"{spec!r} was defined in a script's __main__; it cannot be imported again. "
+            "Move the node to a module, or resume the run from Python with "
+            "rt.Session(resume=run_id)"
+        )
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    if module_name.endswith(".py") or "/" in module_name or "\\" in module_name:
+        path = Path(module_name)
+        if not path.is_file():
+            raise TargetError(f"no such file: {module_name}")
+        folder = str(path.resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)  # also for the process strategy's workers
+        module_name = path.stem
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise TargetError(f"cannot import module {module_name!r}: {exc}") from exc
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"module {module_name!r} has no attribute {qualname!r}") from None
+    if isinstance(obj, type):
+        if not issubclass(obj, Node):
+            raise TargetError(f"{spec!r} is a class but not a runtree Node")
+    elif not callable(obj):
+        raise TargetError(f"{spec!r} is neither a node class nor a function")
+    return obj
+
+
+def parse_value(text: str) -> Any:
+    """JSON when ``text`` is JSON (``3``, ``"x"``, ``[1, 2]``, ``true``), else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_arguments(
+    args: list[str] | None, kwargs: list[str] | None
+) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """Positional values and ``--kw name=value`` pairs, each parsed by :func:`parse_value`."""
+    positional = tuple(parse_value(a) for a in args or ())
+    named: dict[str, Any] = {}
+    for pair in kwargs or ():
+        name, sep, value = pair.partition("=")
+        if not sep or not name.isidentifier():
+            raise TargetError(f"--kw takes name=value, got {pair!r}")
+        named[name] = parse_value(value)
+    return positional, named
