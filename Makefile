@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo
+	$(BIN)/runtree show latest --name demo
 
 test: check
 	$(BIN)/python -m pytest -q

@@ -29,8 +29,14 @@ def test_code_block_runs(document: str, index: int, code: str, tmp_path: Path) -
     script = tmp_path / f"block_{index}.py"
     script.write_text(code, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
-    result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, (
         f"{document} block {index} failed:\n{code}\n--- stderr ---\n{result.stderr}"
     )

@@ -25,6 +25,7 @@ PACKAGES = [
     "runtree.errors",
     "runtree.comm",
     "runtree.graph",
+    "runtree.store",
 ]
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         pubsub,
         session,
         state,
+        store,
     )
     from runtree.context.central import execution_mode
     from runtree.interaction.batch import call_batch
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
+    from runtree.store import RunStore, SqliteRunStore
 
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: name -> defining module.
 _LAZY: dict[str, str] = {
@@ -52,7 +54,9 @@ _LAZY: dict[str, str] = {
     "Node": "runtree.nodes",
     "NodeBuilder": "runtree.nodes",
     "NodeState": "runtree.nodes",
+    "RunStore": "runtree.store",
     "Session": "runtree.session",
+    "SqliteRunStore": "runtree.store",
     "ToolCallable": "runtree.nodes",
     "broadcast": "runtree.interaction",
     "call": "runtree.interaction",
@@ -72,6 +76,7 @@ _SUBPACKAGES = (
     "pubsub",
     "session",
     "state",
+    "store",
 )
 
 
@@ -106,10 +111,12 @@ __all__ = [
     "NodeStateError",
     "RemoteError",
     "RunEndedError",
+    "RunStore",
     "RuntreeError",
     "Session",
     "SessionStateError",
     "SessionTimeoutError",
+    "SqliteRunStore",
     "ToolCallable",
     "ToolDefinitionError",
     "__version__",
@@ -129,4 +136,5 @@ __all__ = [
     "pubsub",
     "session",
     "state",
+    "store",
 ]

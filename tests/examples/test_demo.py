@@ -15,8 +15,15 @@ def test_demo_counts_words_and_prints_the_tree(tmp_path: Path) -> None:
     (folder / "b.md").write_text("gamma gamma gamma delta\n")
     (folder / "skip.txt").write_text("not markdown\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
-    result = subprocess.run([sys.executable, "-m", "examples.demo", str(folder)], cwd=ROOT,
-                            env=env, capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "examples.demo", str(folder)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     out = result.stdout
     assert "2 files, 7 words" in out
     assert "a.md" in out and "most common: 'beta'" in out

@@ -100,3 +100,16 @@ async def test_abstract_node_is_refused() -> None:
 
     with pytest.raises(rt.NodeDefinitionError, match="does not implement invoke"):
         await rt.call(NoInvoke)
+
+
+async def test_temporary_sessions_are_not_journaled(tmp_path: object) -> None:
+    import os
+    from pathlib import Path
+
+    home = Path(os.environ["RT_HOME"])
+    assert await rt.call(Adder, 1, 2) == 3
+    assert await rt.call_batch(Adder, [1], [2]) == [3]
+    assert not (home / "runtree.db").exists()
+    async with rt.Session(name="kept"):
+        await rt.call(Adder, 1, 2)
+    assert (home / "runtree.db").exists()

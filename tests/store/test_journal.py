@@ -160,15 +160,6 @@ async def test_the_default_journal_is_in_rt_home_else_in_dot_runtree(
         assert store.get_run(session.run_id).status == "succeeded"
 
 
-async def test_temporary_sessions_of_calls_outside_a_session_are_journaled(
-    tmp_path: Path,
-) -> None:
-    assert await rt.call(Leaf, 7) == 8
-    with SqliteRunStore(default_store_path()) as store:
-        (run,) = store.list_runs()
-        assert (run.name, run.request_count, run.status) == ("Leaf", 1, "succeeded")
-
-
 async def test_a_store_given_open_stays_open_and_is_shared(db: Path) -> None:
     with SqliteRunStore(db) as store:
         async with rt.Session(store=store) as first:

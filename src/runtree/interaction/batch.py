@@ -43,7 +43,7 @@ async def call_batch(
         ) from None
     session: Session | None = current_session.get()
     if session is None:
-        async with Session(name="call_batch") as temporary:
+        async with Session(name="call_batch", store=None) as temporary:
             return await _run(
                 temporary.state, None, node, inputs, return_exceptions, max_concurrency
             )

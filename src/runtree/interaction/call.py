@@ -1,6 +1,7 @@
 """``call`` and ``call_sync``: run one node as a request of the current session.
 
-Outside a session, a call opens a temporary session for itself (``Session(name=<node>)``).
+Outside a session, a call opens a temporary session for itself
+(``Session(name=<node>, store=None)``): nobody keeps its tree, so it is not journaled.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     """
     session: Session | None = current_session.get()
     if session is None:
-        async with Session(name=_label(node)) as temporary:
+        async with Session(name=_label(node), store=None) as temporary:
             return await temporary.state.call_nodes(
                 parent_node_id=None, request_id=None, node=node, args=args, kwargs=kwargs
             )
@@ -65,7 +66,7 @@ def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
         )
     session: Session | None = current_session.get()
     if session is None:
-        with Session(name=_label(node)) as temporary:
+        with Session(name=_label(node), store=None) as temporary:
             return temporary.run_sync(call(node, *args, **kwargs))
     return session.run_sync(call(node, *args, **kwargs))
 
