@@ -16,7 +16,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/python -m examples.demo
-	$(BIN)/runtree show latest --name demo
+	@echo "\nthe same run, read back from the journal (runtree show latest --name demo):"
+	@$(BIN)/runtree show latest --name demo
 
 test: check
 	$(BIN)/python -m pytest -q
