@@ -61,9 +61,6 @@ class RTState:
         """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
         self._track_tasks = enabled
 
-    def new_request_id(self) -> str:
-        return f"{self._prefix}-{next(self._counter)}"
-
     async def call_nodes(
         self,
         *,
