@@ -6,7 +6,7 @@ C3  ``EventBus.emit`` to one async handler vs a bare loop awaiting that handler
 
 Each pair moves the same number of items through the same loop shape (producer task puts N
 items then a ``None`` sentinel; consumer task takes until the sentinel), so the ratio isolates
-the primitive's own cost. Figures are best-of-N CPU time (``best_of``), in messages per second.
+the primitive's own cost. Figures are best-of-N CPU time (``fastest``), in messages per second.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import functools
 from typing import Any
 
 import runtree.comm as comm
-from bench.workloads import best_of
+from bench.workloads import fastest
 
 ITEMS = 100_000
 BUFFER = 1000
@@ -126,10 +126,7 @@ def run(
         "bare await": bare_handler_loop,
         "EventBus emit": event_bus,
     }
-    best = dict.fromkeys(workloads, float("inf"))
-    for _ in range(repeats):
-        for label, workload in workloads.items():
-            best[label] = min(best[label], best_of(1, functools.partial(workload, items)))
+    best = fastest(repeats, {label: functools.partial(w, items) for label, w in workloads.items()})
     rate = {label: _rate(seconds, items) for label, seconds in best.items()}
 
     rows: list[tuple[str, float, str]] = []

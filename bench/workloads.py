@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import statistics
 import subprocess
 import sys
@@ -64,28 +65,33 @@ async def bare_sleeper(x: int) -> int:
     return x
 
 
-def best_of(
-    repeats: int, run: Callable[[], Awaitable[Any]], clock: Callable[[], float] = time.process_time
-) -> float:
-    """Best time of ``repeats`` runs of ``run()`` in fresh event loops (seconds).
+def fastest(
+    repeats: int,
+    runs: dict[str, Callable[[], Awaitable[Any]]],
+    clock: Callable[[], float] = time.process_time,
+) -> dict[str, float]:
+    """Best time (seconds) of each of ``runs``, each run in a fresh event loop.
 
-    CPU-bound workloads use the process's CPU time, which other processes on the machine
-    disturb far less than wall time; waiting workloads pass ``time.perf_counter``.
+    The runs are interleaved (one of each per round), so a change of load or clock speed on
+    the machine hits runtree and its bare-asyncio twin alike. CPU-bound workloads use the
+    process's CPU time, which other processes disturb far less than wall time; waiting
+    workloads pass ``time.perf_counter``.
     """
-    times = []
+    best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeats):
-        gc.collect()
-        start = clock()
-        asyncio.run(run())  # type: ignore[arg-type]
-        times.append(clock() - start)
-    return min(times)
+        for label, run in runs.items():
+            gc.collect()
+            start = clock()
+            asyncio.run(run())  # type: ignore[arg-type]
+            best[label] = min(best[label], clock() - start)
+    return best
 
 
 def _session(**options: Any) -> rt.Session:
     return rt.Session(**options)
 
 
-def w1(session_options: dict[str, Any], calls: int = 1000, repeats: int = 15) -> dict[str, float]:
+def w1(session_options: dict[str, Any], calls: int = 1000, repeats: int = 25) -> dict[str, float]:
     async def with_runtree() -> None:
         async with _session(**session_options):
             await rt.call(Sequential, calls)
@@ -97,8 +103,9 @@ def w1(session_options: dict[str, Any], calls: int = 1000, repeats: int = 15) ->
     async def bare() -> None:
         await bare_sequential(calls)
 
-    runtree_time = best_of(repeats, with_runtree) - best_of(repeats, with_runtree_empty)
-    bare_time = best_of(repeats, bare)
+    best = fastest(repeats, {"runtree": with_runtree, "empty": with_runtree_empty, "bare": bare})
+    runtree_time = best["runtree"] - best["empty"]
+    bare_time = best["bare"]
     return {
         "runtree_us_per_call": runtree_time / calls * 1e6,
         "bare_us_per_call": bare_time / calls * 1e6,
@@ -114,8 +121,8 @@ def w2(session_options: dict[str, Any], size: int, repeats: int = 5) -> dict[str
     async def bare() -> None:
         await asyncio.gather(*(bare_trivial(i) for i in range(size)))
 
-    runtree_time = best_of(repeats, with_runtree)
-    bare_time = best_of(repeats, bare)
+    best = fastest(repeats, {"runtree": with_runtree, "bare": bare})
+    runtree_time, bare_time = best["runtree"], best["bare"]
     return {
         "runtree_us_per_call": runtree_time / size * 1e6,
         "bare_us_per_call": bare_time / size * 1e6,
@@ -123,27 +130,21 @@ def w2(session_options: dict[str, Any], size: int, repeats: int = 5) -> dict[str
     }
 
 
-def w3(calls: int = 1000, repeats: int = 5) -> dict[str, float]:
+def w3(calls: int = 1000, repeats: int = 9) -> dict[str, float]:
     async def with_runtree() -> None:
-        async with rt.Session(store=None) if _has_store() else rt.Session():
+        async with rt.Session(store=None):
             await rt.call_batch(Sleeper, range(calls))
 
     async def bare() -> None:
         await asyncio.gather(*(bare_sleeper(i) for i in range(calls)))
 
-    runtree_time = best_of(repeats, with_runtree)
-    bare_time = best_of(repeats, bare)
+    best = fastest(repeats, {"runtree": with_runtree, "bare": bare}, time.perf_counter)
+    runtree_time, bare_time = best["runtree"], best["bare"]
     return {
         "runtree_ms": runtree_time * 1e3,
         "bare_ms": bare_time * 1e3,
         "ratio": runtree_time / bare_time,
     }
-
-
-def _has_store() -> bool:
-    import inspect
-
-    return "store" in inspect.signature(rt.Session).parameters
 
 
 def _child(code: str) -> str:
@@ -185,7 +186,7 @@ def w4(size: int = 100_000) -> dict[str, float]:
             setup=(
                 "import runtree as rt\nfrom bench.workloads import Trivial\n"
                 "async def main():\n"
-                f"    async with rt.Session({'store=None' if _has_store() else ''}):\n"
+                "    async with rt.Session(store=None):\n"
                 f"        await rt.call_batch(Trivial, range({size}))\n"
                 "asyncio.run(main())"
             ),
@@ -200,14 +201,24 @@ def w4(size: int = 100_000) -> dict[str, float]:
 
 
 def import_time(repeats: int = 7) -> dict[str, float]:
+    """Milliseconds that ``import runtree`` (and its first use, ``runtree.Session``) adds to
+    an empty interpreter. Byte-code caching is allowed (a warm-up run writes the cache), as
+    it is for an installed package, even where ``PYTHONDONTWRITEBYTECODE`` is set."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
     def run(code: str) -> float:
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)  # warm the cache
         times = []
         for _ in range(repeats):
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True)
+            subprocess.run([sys.executable, "-c", code], check=True, env=env)
             times.append(time.perf_counter() - start)
         return statistics.median(times)
 
     empty = run("pass")
     with_import = run("import runtree")
-    return {"import_ms": (with_import - empty) * 1e3}
+    first_use = run("import runtree; runtree.Session")
+    return {
+        "import_ms": (with_import - empty) * 1e3,
+        "first_use_ms": (first_use - empty) * 1e3,
+    }

@@ -7,9 +7,9 @@ changing the node. Conventional import: ``import runtree as rt``.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from runtree._lazy import lazy_exports
 from runtree.errors import (
     ConfigurationError,
     ContextError,
@@ -47,23 +47,14 @@ if TYPE_CHECKING:
     from runtree.state import ExecutionInfo
     from runtree.store import RunStore, SqliteRunStore
 
-# Loaded on first use (PEP 562), so `import runtree` stays cheap: name -> defining module.
-_LAZY: dict[str, str] = {
-    "ExecutionInfo": "runtree.state",
-    "ExecutorConfig": "runtree.session",
-    "Node": "runtree.nodes",
-    "NodeBuilder": "runtree.nodes",
-    "NodeState": "runtree.nodes",
-    "RunStore": "runtree.store",
-    "Session": "runtree.session",
-    "SqliteRunStore": "runtree.store",
-    "ToolCallable": "runtree.nodes",
-    "broadcast": "runtree.interaction",
-    "call": "runtree.interaction",
-    "call_batch": "runtree.interaction",
-    "call_sync": "runtree.interaction",
-    "execution_mode": "runtree.context.central",
-    "function_node": "runtree.nodes",
+# Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "context.central": ("execution_mode",),
+    "interaction": ("broadcast", "call", "call_batch", "call_sync"),
+    "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
+    "session": ("ExecutorConfig", "Session"),
+    "state": ("ExecutionInfo",),
+    "store": ("RunStore", "SqliteRunStore"),
 }
 _SUBPACKAGES = (
     "comm",
@@ -79,21 +70,7 @@ _SUBPACKAGES = (
     "store",
 )
 
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return importlib.import_module(f"runtree.{name}")
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'runtree' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), subpackages=_SUBPACKAGES)
 
 __version__ = "0.1.0"
 

@@ -88,11 +88,7 @@ async def _run(
 
     call_nodes = state.call_nodes
     for args in inputs:
-        task = loop.create_task(
-            call_nodes(
-                parent_node_id=parent, request_id=None, node=node, args=args, kwargs=_NO_KWARGS
-            )
-        )
+        task = loop.create_task(call_nodes(parent, None, node, args, _NO_KWARGS))
         task.add_done_callback(on_done)
         tasks.append(task)
     try:
@@ -131,13 +127,7 @@ async def _run_bounded(
             if failure:
                 return
             try:
-                results[index] = await call_nodes(
-                    parent_node_id=parent,
-                    request_id=None,
-                    node=node,
-                    args=args,
-                    kwargs=_NO_KWARGS,
-                )
+                results[index] = await call_nodes(parent, None, node, args, _NO_KWARGS)
             except Exception as exc:
                 if not return_exceptions:
                     failure.append(exc)

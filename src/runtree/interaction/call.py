@@ -35,12 +35,8 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     session: Session | None = current_session.get()
     if session is None:
         async with Session(name=_label(node), store=None) as temporary:
-            return await temporary.state.call_nodes(
-                parent_node_id=None, request_id=None, node=node, args=args, kwargs=kwargs
-            )
-    return await session.state.call_nodes(
-        parent_node_id=parent_id.get(), request_id=None, node=node, args=args, kwargs=kwargs
-    )
+            return await temporary.state.call_nodes(None, None, node, args, kwargs)
+    return await session.state.call_nodes(parent_id.get(), None, node, args, kwargs)
 
 
 @overload

@@ -192,7 +192,7 @@ class Node(ToolCallable, Generic[T]):
             publisher.publish(
                 NodeStarted(uuid=self.uuid, name=self.name(), params=public_attributes(self))
             )
-        token = current_node_id.set(self.uuid)
+        token = current_node_id.set(self.__dict__.get("_uuid") or self.uuid)
         start = perf_counter()
         try:
             result = await self.invoke()

@@ -63,7 +63,6 @@ class RTState:
 
     async def call_nodes(
         self,
-        *,
         parent_node_id: str | None,
         request_id: str | None,
         node: Any,
@@ -72,21 +71,18 @@ class RTState:
         mode: str | None = None,
     ) -> Any:
         """Run ``node(*args, **kwargs)`` as a request under ``parent_node_id``; return its
-        output or raise its exception. ``mode`` overrides every other mode choice."""
+        output or raise its exception. ``mode`` overrides every other mode choice.
+
+        The arguments may be passed by keyword (as the seed does) or by position (as the
+        interaction layer does, which is cheaper on the hot path).
+        """
         loop = asyncio.get_running_loop()
         if loop is not self.loop:
             if self.loop is None or self.loop.is_closed():
                 self.loop = loop
             else:
                 future = asyncio.run_coroutine_threadsafe(
-                    self.call_nodes(
-                        parent_node_id=parent_node_id,
-                        request_id=request_id,
-                        node=node,
-                        args=args,
-                        kwargs=kwargs,
-                        mode=mode,
-                    ),
+                    self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode),
                     self.loop,
                 )
                 return await asyncio.wrap_future(future)
