@@ -190,8 +190,12 @@ class Session:
             except ValueError:  # exited in another context than entered: restore by value
                 var.set(None if token.old_value is contextvars.Token.MISSING else token.old_value)
 
-    def _close_observers(self) -> None:
-        """Last words before the publisher closes: the communication statistics."""
+    def _begin_close(self) -> None:
+        """Leave the session's context; publish its last words (communication statistics)
+        before the publisher closes."""
+        self._disarm_timeout()
+        self._status = "closed"
+        self._reset_context()
         if len(self.communication):
             self.communication.publish_statistics(self.publisher)
 
@@ -260,10 +264,7 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._disarm_timeout()
-        self._status = "closed"
-        self._reset_context()
-        self._close_observers()
+        self._begin_close()
         await self.publisher.aclose()
         self._close_journal(exc)
         self._translate(exc_type, exc)
@@ -288,10 +289,7 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._disarm_timeout()
-        self._status = "closed"
-        self._reset_context()
-        self._close_observers()
+        self._begin_close()
         private = self._private_loop
         if private is not None:
             try:
