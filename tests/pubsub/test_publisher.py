@@ -80,9 +80,15 @@ async def test_routing_by_type_and_subclass() -> None:
 
 async def test_nobody_listening_costs_nothing() -> None:
     publisher = RTPublisher()
+    assert not publisher.listening
     assert not publisher.wants(Streaming)
     publisher.publish(_stream(1))
     assert publisher.statistics().published == 1
+    subscription = publisher.subscribe(print, topics=RequestSuccess)
+    assert publisher.listening
+    assert not publisher.wants(Streaming)
+    publisher.unsubscribe(subscription)
+    assert not publisher.listening
     await publisher.aclose()
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
 from runtree.errors import ConfigurationError, SessionStateError
@@ -160,48 +160,63 @@ class Coordinator:
         ``RequestFailure`` published (built only when a subscriber wants them).
         Cancellation is recorded and re-raised.
         """
-        publisher = self.publisher
-        if publisher is None:
-            raise SessionStateError("Coordinator used before Coordinator.start(publisher)")
-        strategy = self.execution_modes.get(mode)
-        if strategy is None:
-            strategy = self.strategy(mode)
         if job is None:
             job = Job(task.request_id, task.node.name(), mode, time.time())
-        name = job.node_name
-        state = self.state
-        state.start_job(job)
+        running = self.begin(task, job)
         try:
-            result = await strategy.execute(task)
+            result = await running
         except BaseException as exc:
-            end = time.time()
-            cancelled = isinstance(exc, asyncio.CancelledError)
-            state.end_job(job, "cancelled" if cancelled else "failed", end)
-            if publisher.wants(RequestFailure):
-                publisher.publish(
-                    RequestFailure(
-                        request_id=task.request_id,
-                        node_name=name,
-                        start_time=job.start_time,
-                        end_time=end,
-                        error=exc,
-                        cancelled=cancelled,
-                    )
-                )
+            self.fail(job, exc)
             raise
+        self.succeed(job, result)
+        return result
+
+    def begin(self, task: Task[Any], job: Job) -> Awaitable[Any]:
+        """Record ``job`` as running and return the awaitable that runs ``task`` on the
+        strategy of ``job.mode``. The caller awaits it, then reports with :meth:`succeed` or
+        :meth:`fail`. (:meth:`run` does all three; the session's hot path does them itself,
+        which saves a coroutine per call.)"""
+        if self.publisher is None:
+            raise SessionStateError("Coordinator used before Coordinator.start(publisher)")
+        strategy = self.execution_modes.get(job.mode)
+        if strategy is None:
+            strategy = self.strategy(job.mode)
+        self.state.start_job(job)
+        return strategy.execute(task)
+
+    def succeed(self, job: Job, result: Any) -> None:
+        """Close ``job`` as succeeded and publish ``RequestSuccess`` if anyone listens."""
         end = time.time()
-        state.end_job(job, "succeeded", end)
-        if publisher.wants(RequestSuccess):
+        self.state.end_job(job, "succeeded", end)
+        publisher = self.publisher
+        if publisher is not None and publisher.listening and publisher.wants(RequestSuccess):
             publisher.publish(
                 RequestSuccess(
-                    request_id=task.request_id,
-                    node_name=name,
+                    request_id=job.request_id,
+                    node_name=job.node_name,
                     start_time=job.start_time,
                     end_time=end,
                     result=result,
                 )
             )
-        return result
+
+    def fail(self, job: Job, error: BaseException) -> None:
+        """Close ``job`` as failed (or cancelled) and publish ``RequestFailure``."""
+        end = time.time()
+        cancelled = isinstance(error, asyncio.CancelledError)
+        self.state.end_job(job, "cancelled" if cancelled else "failed", end)
+        publisher = self.publisher
+        if publisher is not None and publisher.wants(RequestFailure):
+            publisher.publish(
+                RequestFailure(
+                    request_id=job.request_id,
+                    node_name=job.node_name,
+                    start_time=job.start_time,
+                    end_time=end,
+                    error=error,
+                    cancelled=cancelled,
+                )
+            )
 
     def shutdown(self) -> None:
         """Shut down every strategy this coordinator was given."""

@@ -188,7 +188,7 @@ class Node(ToolCallable, Generic[T]):
         if details is None:
             details = self.__dict__["details"] = {}
         publisher = current_publisher.get()
-        if publisher is not None and publisher.wants(NodeStarted):
+        if publisher is not None and publisher.listening and publisher.wants(NodeStarted):
             publisher.publish(
                 NodeStarted(uuid=self.uuid, name=self.name(), params=public_attributes(self))
             )
@@ -201,7 +201,7 @@ class Node(ToolCallable, Generic[T]):
             current_node_id.reset(token)
             details["latency"] = LatencyDetails(total_time=elapsed)
             details["debug"] = self._debug_details(exc=exc)
-            if publisher is not None and publisher.wants(NodeFailed):
+            if publisher is not None and publisher.listening and publisher.wants(NodeFailed):
                 publisher.publish(
                     NodeFailed(
                         uuid=self.uuid,
@@ -215,7 +215,7 @@ class Node(ToolCallable, Generic[T]):
         details["latency"] = LatencyDetails(total_time=elapsed)
         if node_debug_enabled():
             details["debug"] = self._debug_details(output=result)
-        if publisher is not None and publisher.wants(NodeFinished):
+        if publisher is not None and publisher.listening and publisher.wants(NodeFinished):
             publisher.publish(
                 NodeFinished(
                     uuid=self.uuid, latency_ms=elapsed * 1000.0, output_summary=summarise(result)

@@ -267,6 +267,8 @@ class RTPublisher:
         self._published = 0
         self._dropped_after_close = 0
         self._closed = False
+        #: whether anyone subscribed at all: lets hot paths skip building messages cheaply
+        self.listening = False
 
     @property
     def closed(self) -> bool:
@@ -303,6 +305,7 @@ class RTPublisher:
         sub = Subscription(callback, topics=topic_tuple, name=label, max_buffer=size)
         self._subscriptions.append(sub)
         self._routes = {}
+        self.listening = True
         return sub
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -312,6 +315,7 @@ class RTPublisher:
         except ValueError:
             raise ConfigurationError(f"{subscription.name!r} is not subscribed here") from None
         self._routes = {}
+        self.listening = bool(self._subscriptions)
         subscription._request_stop()
 
     def wants(self, message_type: type[Message]) -> bool:

@@ -9,6 +9,7 @@ another thread or loop (a node on the thread strategy) hops to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -19,6 +20,7 @@ from runtree.context.central import mode_override
 from runtree.errors import ConfigurationError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
+from runtree.nodes.node import Node
 from runtree.nodes.validation import create_node, resolve_node
 from runtree.pubsub.messages import FatalFailure, RequestCreation
 from runtree.pubsub.publisher import RTPublisher
@@ -50,6 +52,7 @@ class RTState:
         self._running_tasks: dict[asyncio.Task[Any], int] = {}
         self._track_tasks = executor_config.end_on_error
         self.cancelled_tasks: set[asyncio.Task[Any]] = set()
+        self._node_classes: dict[Any, type[Node[Any]]] = {}  # call target -> its node class
         # Hooks of the run journal (runtree.store), None when unused: ``before_run(record,
         # node_class)`` may answer a request without running it by returning ``(output,)``
         # (resume); ``after_run(record)`` sees the outcome and may return an awaitable the
@@ -91,7 +94,12 @@ class RTState:
                 f"the run ended after a failure ({type(self.ended_by).__name__}: {self.ended_by}); "
                 "no new calls are accepted"
             ) from self.ended_by
-        node_class = resolve_node(node)
+        try:
+            node_class = self._node_classes[node]
+        except (KeyError, TypeError):  # first call of this target, or an unhashable one
+            node_class = resolve_node(node)
+            with contextlib.suppress(TypeError):
+                self._node_classes[node] = node_class
         override = mode_override.get()
         chosen = (
             mode
@@ -112,7 +120,7 @@ class RTState:
         )
         self.info.add_request(record)
         publisher = self.publisher
-        if publisher.wants(RequestCreation):
+        if publisher.listening and publisher.wants(RequestCreation):
             publisher.publish(
                 RequestCreation(
                     request_id=request_id,
@@ -131,10 +139,15 @@ class RTState:
         current = asyncio.current_task() if self._track_tasks else None
         if current is not None:
             self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
+        coordinator = self.coordinator
         try:
-            result = await self.coordinator.run(
-                Task(request_id=request_id, node=instance), chosen, job=record
-            )
+            running = coordinator.begin(Task(request_id=request_id, node=instance), record)
+            try:
+                result = await running
+            except BaseException as exc:
+                coordinator.fail(record, exc)
+                raise
+            coordinator.succeed(record, result)
         except BaseException as exc:
             if self.after_run is not None:
                 record.error = exc
