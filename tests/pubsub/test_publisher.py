@@ -145,3 +145,19 @@ def test_log_messages() -> None:
         request_id="r1", node_name="N", start_time=1.0, end_time=1.5, result="x" * 500
     )
     assert "DONE in 500.00 ms" in success.log_message() and len(success.log_message()) < 200
+
+
+async def test_async_subscriber_runs_on_the_session_loop_whoever_publishes() -> None:
+    """The first message may come from a node on the thread strategy: the subscriber must
+    still run on the session's loop (not the worker thread's)."""
+    threads: list[int] = []
+
+    async def record(message: Message) -> None:
+        threads.append(threading.get_ident())
+
+    async with rt.Session(execution_mode="thread", store=None) as session:
+        session.publisher.subscribe(record, topics=Streaming)
+        from tests.support import Streamer
+
+        await rt.call(Streamer, 2)
+    assert threads == [threading.get_ident()] * 2

@@ -154,27 +154,31 @@ class Subscription:
             else:
                 self.delivered += 1
 
-    def _offer_async(self, message: Message, loop: asyncio.AbstractEventLoop | None) -> None:
-        if self._loop is None:
-            if loop is None:
+    def _offer_async(self, message: Message, home: asyncio.AbstractEventLoop | None) -> None:
+        loop = self._loop
+        if loop is None:  # bind to the publisher's loop, whichever thread publishes first
+            if home is None:
                 raise SessionStateError(
-                    f"async subscriber {self.name!r} needs a running event loop; publish from "
-                    "inside one or subscribe a synchronous callback"
+                    f"async subscriber {self.name!r} needs an event loop; publish from inside "
+                    "one, set RTPublisher.loop, or subscribe a synchronous callback"
                 )
-            self._loop = loop
-            self._task = loop.create_task(
-                self._drain_task(), name=f"runtree-subscriber-{self.name}"
-            )
+            loop = self._loop = home
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
-        if running is self._loop:
+        if running is loop:
             self._offer_local(message)
         else:
-            self._loop.call_soon_threadsafe(self._offer_local, message)
+            loop.call_soon_threadsafe(self._offer_local, message)
 
     def _offer_local(self, message: Message) -> None:
+        """On the subscriber's loop: buffer ``message``, starting the drain task if needed."""
+        if self._task is None:
+            assert self._loop is not None
+            self._task = self._loop.create_task(
+                self._drain_task(), name=f"runtree-subscriber-{self.name}"
+            )
         if len(self._buffer) >= self.max_buffer:
             self.dropped += 1
             return
@@ -269,6 +273,9 @@ class RTPublisher:
         self._closed = False
         #: whether anyone subscribed at all: lets hot paths skip building messages cheaply
         self.listening = False
+        #: the loop async subscribers run on (a session sets it); if unset, the loop of the
+        #: first publish that reaches them
+        self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def closed(self) -> bool:
@@ -342,10 +349,12 @@ class RTPublisher:
         self._published += 1
         if not subs:
             return
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = self.loop
+        if loop is None:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None
         for sub in subs:
             sub.offer(message, loop)
 

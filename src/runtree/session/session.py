@@ -254,7 +254,7 @@ class Session:
     async def __aenter__(self) -> Session:
         loop = asyncio.get_running_loop()
         self._open()
-        self.state.loop = loop
+        self.state.loop = self.publisher.loop = loop
         self._arm_timeout(loop, asyncio.current_task())
         return self
 
@@ -276,11 +276,11 @@ class Session:
             loop = None
         self._open()
         if loop is not None:
-            self.state.loop = loop
+            self.state.loop = self.publisher.loop = loop
             self._arm_timeout(loop, asyncio.current_task())
         else:
             self._private_loop = asyncio.new_event_loop()
-            self.state.loop = self._private_loop
+            self.state.loop = self.publisher.loop = self._private_loop
         return self
 
     def __exit__(
