@@ -74,17 +74,17 @@ async def test_node_events_published(mode: str) -> None:
 
 
 async def test_nested_calls_record_parent(mode: str) -> None:
-    """Thread mode hops back to the session loop; process mode runs nested calls in a
-    temporary session inside the worker (documented), so only the parent is recorded."""
+    """Thread mode hops back to the session loop; process mode records the calls in a
+    worker-side session and brings them back into this run's tree."""
     async with rt.Session(execution_mode=mode) as session:
         assert await rt.call(Parent, 10) == [11, 12]
     root = session.info.root_requests()[0]
-    if mode == "process":
-        assert len(session.info) == 1
-    else:
-        children = session.info.children(root.request_id)
-        assert [c.node_name for c in children] == ["Adder", "Adder"]
-        assert all(c.parent_id == root.request_id for c in children)
+    children = session.info.children(root.request_id)
+    assert [c.node_name for c in children] == ["Adder", "Adder"]
+    assert [c.output for c in children] == [11, 12]
+    assert all(c.parent_id == root.request_id for c in children)
+    assert all(c.status == "succeeded" for c in children)
+    assert len(session.info) == 3
 
 
 async def test_broadcast_reaches_callback(mode: str) -> None:
@@ -121,3 +121,32 @@ async def test_sync_node_does_not_block_loop() -> None:
         assert await rt.call(Blocking, 0.05) == "slept"
         tick_task.cancel()
     assert ticks > 1
+
+
+async def test_process_worker_requests_are_journaled_and_errors_named(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from runtree.store import SqliteRunStore
+
+    class Careful(rt.Node[str]):
+        def __init__(self) -> None:
+            super().__init__()
+
+        async def invoke(self) -> str:
+            try:
+                await rt.call(Failing, "inner")
+            except Boom:
+                return "recovered"
+            return "unreachable"
+
+    db = Path(str(tmp_path)) / "journal.db"
+    async with rt.Session(execution_mode="process", store=db) as session:
+        assert await rt.call(Careful) == "recovered"
+    root = session.info.root_requests()[0]
+    (child,) = session.info.children(root.request_id)
+    assert child.status == "failed"
+    assert isinstance(child.error, rt.RemoteError)
+    assert child.error.type_name == "Boom"
+    with SqliteRunStore(db) as store:
+        rows = store.get_requests(session.run_id)
+    assert sorted(r.node_name for r in rows) == ["Careful", "Failing"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from typing import Any, Generic, TypeVar
 
 from runtree.nodes.node import Node
@@ -19,11 +19,14 @@ class Task(Generic[T]):
     ``request_id`` the parent of every call the node makes.
     """
 
-    __slots__ = ("node", "request_id")
+    __slots__ = ("node", "remote_requests", "request_id")
 
     def __init__(self, *, request_id: str, node: Node[T]) -> None:
         self.request_id = request_id
         self.node = node
+        #: requests the node made where a strategy ran it elsewhere (process workers), as
+        #: ``RequestRecord.to_dict`` dicts; the caller adds them to its tree
+        self.remote_requests: Sequence[dict[str, Any]] = ()
         node.__dict__["_uuid"] = request_id  # Node.uuid, without the property's cost
 
     def invoke(self) -> Coroutine[Any, Any, T]:

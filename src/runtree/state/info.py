@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from runtree._json import DEFAULT_MAX_CHARS, to_jsonable
+from runtree.errors import RemoteError
 from runtree.execution.coordinator import Job
 
 __all__ = ["ExecutionInfo", "InfoStatistics", "RequestRecord", "STATUSES"]
@@ -55,6 +56,27 @@ class RequestRecord(Job):
         self.output: Any = None
         self.error: BaseException | None = None
         self.children: list[str] = _NO_CHILDREN  # replaced by a list of its own on first child
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
+        """A record from :meth:`to_dict` output (values stay in their JSON-safe form; an error
+        becomes a :class:`~runtree.errors.RemoteError` with the original type name)."""
+        record = cls(
+            data["request_id"],
+            data["parent_id"],
+            data["node_name"],
+            tuple(data["args"]),
+            data["kwargs"],
+            data["mode"],
+            data["start_time"],
+        )
+        record.status = data["status"]
+        record.end_time = data["end_time"]
+        record.output = data["output"]
+        error = data.get("error")
+        if error is not None:
+            record.error = RemoteError(error["message"], type_name=error["type"])
+        return record
 
     def to_dict(self, *, max_chars: int = DEFAULT_MAX_CHARS) -> dict[str, Any]:
         error = None

@@ -13,7 +13,7 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from runtree.context.central import mode_override
@@ -59,6 +59,8 @@ class RTState:
         # caller waits for before getting it (``durability="sync"``).
         self.before_run: Callable[[RequestRecord, type[Any]], tuple[Any] | None] | None = None
         self.after_run: Callable[[RequestRecord], Awaitable[Any] | None] | None = None
+        # ``record_remote(record)``: a request made inside a process worker, already ended
+        self.record_remote: Callable[[RequestRecord], None] | None = None
 
     def track_tasks(self, enabled: bool) -> None:
         """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
@@ -140,13 +142,17 @@ class RTState:
         if current is not None:
             self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
         coordinator = self.coordinator
+        task = Task(request_id=request_id, node=instance)
         try:
-            running = coordinator.begin(Task(request_id=request_id, node=instance), record)
+            running = coordinator.begin(task, record)
             try:
                 result = await running
             except BaseException as exc:
                 coordinator.fail(record, exc)
                 raise
+            finally:
+                if task.remote_requests:
+                    self._add_remote_requests(task.remote_requests)
             coordinator.succeed(record, result)
         except BaseException as exc:
             if self.after_run is not None:
@@ -169,6 +175,14 @@ class RTState:
                 await durable
             return output
         return self.handle_result(record, result)
+
+    def _add_remote_requests(self, requests: Sequence[dict[str, Any]]) -> None:
+        """Add the requests a node made where it ran (a process worker) to this run."""
+        for data in requests:
+            record = RequestRecord.from_dict(data)
+            self.info.add_request(record)
+            if self.record_remote is not None:
+                self.record_remote(record)
 
     def handle_result(
         self, record: RequestRecord, output: Any, *, error: BaseException | None = None

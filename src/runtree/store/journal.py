@@ -267,6 +267,7 @@ class Journal:
         self._state = state
         state.before_run = self._before_run if self._replay is None else self._before_run_resume
         state.after_run = self._after_run
+        state.record_remote = self._record_remote
         self._subscription = publisher.subscribe(
             self._on_message,
             topics=(Streaming, FatalFailure),
@@ -288,6 +289,12 @@ class Journal:
             return asyncio.wrap_future(self.store.write_durably((self._ended_row, record)))
         self.store.write((self._ended_row, record))
         return None
+
+    def _record_remote(self, record: RequestRecord) -> None:
+        """A request made inside a process worker: it arrives ended."""
+        self._requests += 1
+        self.store.write((self._started_row, record))
+        self.store.write((self._ended_row, record))
 
     def _record_root(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
         """Remember the first root call: ``runtree resume`` re-invokes it."""
