@@ -161,3 +161,15 @@ async def test_async_subscriber_runs_on_the_session_loop_whoever_publishes() -> 
 
         await rt.call(Streamer, 2)
     assert threads == [threading.get_ident()] * 2
+
+
+def test_sync_close_delivers_to_thread_subscribers() -> None:
+    publisher = RTPublisher()
+    got: list[int] = []
+    publisher.subscribe(stream_subscriber(got.append))
+    for i in range(3):
+        publisher.publish(_stream(i))
+    publisher.close()
+    assert got == [0, 1, 2]
+    assert publisher.closed
+    publisher.close()  # closing twice is harmless
