@@ -82,7 +82,7 @@ class DeliveryLog(Protocol):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryLogStatistics:
-    """Counters of an :class:`InMemoryDeliveryLog`."""
+    """Counters of a delivery log: messages sent, acknowledged, dead, and still unsettled."""
 
     sent: int
     acked: int

@@ -4,29 +4,66 @@
 ``Session(store=path_or_store)`` chooses another journal, ``store=None`` turns it off,
 ``durability="sync"`` makes each completed request durable before its caller sees the
 result, and ``Session(resume=run_id)`` answers the requests that completed in an earlier run
-from the journal instead of running them again. See ``docs/journal.md``.
+from the journal instead of running them again. ``SqliteDeliveryLog`` keeps a reliable
+sender's unacknowledged messages in the same file. See ``docs/journal.md``.
 """
 
 from __future__ import annotations
 
-from runtree.store.errors import ResumeError, RunNotFoundError, SchemaVersionError, StoreError
-from runtree.store.journal import (
-    DEFAULT_STORE,
-    Journal,
-    JournalStatistics,
-    default_store_path,
-)
-from runtree.store.protocol import RunStore
-from runtree.store.record import (
-    DURABILITIES,
-    RUN_STATUSES,
-    RunInfo,
-    StoredEvent,
-    StoredRequest,
-    StoreStatistics,
-)
-from runtree.store.schema import SCHEMA_VERSION
-from runtree.store.sqlite import SqliteRunStore
+from typing import TYPE_CHECKING
+
+from runtree._lazy import lazy_exports
+
+if TYPE_CHECKING:
+    from runtree.store.delivery import SqliteDeliveryLog
+    from runtree.store.errors import ResumeError, RunNotFoundError, SchemaVersionError, StoreError
+    from runtree.store.journal import (
+        DEFAULT_STORE,
+        Journal,
+        JournalStatistics,
+        default_store_path,
+    )
+    from runtree.store.protocol import RunStore
+    from runtree.store.record import (
+        DURABILITIES,
+        RUN_STATUSES,
+        RunInfo,
+        StoredEvent,
+        StoredRequest,
+        StoreStatistics,
+    )
+    from runtree.store.schema import SCHEMA_VERSION
+    from runtree.store.sqlite import SqliteRunStore
+
+# Imported on first use: a session needs only the journal, not the readers and the CLI's parts.
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "delivery": ("SqliteDeliveryLog",),
+    "errors": (
+        "ResumeError",
+        "RunNotFoundError",
+        "SchemaVersionError",
+        "StoreError",
+    ),
+    "journal": (
+        "DEFAULT_STORE",
+        "Journal",
+        "JournalStatistics",
+        "default_store_path",
+    ),
+    "protocol": ("RunStore",),
+    "record": (
+        "DURABILITIES",
+        "RUN_STATUSES",
+        "RunInfo",
+        "StoredEvent",
+        "StoredRequest",
+        "StoreStatistics",
+    ),
+    "schema": ("SCHEMA_VERSION",),
+    "sqlite": ("SqliteRunStore",),
+}
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 
 __all__ = [
     "DEFAULT_STORE",
@@ -40,6 +77,7 @@ __all__ = [
     "RunStore",
     "SCHEMA_VERSION",
     "SchemaVersionError",
+    "SqliteDeliveryLog",
     "SqliteRunStore",
     "StoreError",
     "StoreStatistics",

@@ -12,6 +12,8 @@ History:
 * 1: ``runs`` and ``requests``.
 * 2: replay data (resume), ``events`` (broadcast items, fatal failures), the run's root
   call, owning process marker, durability, ``resumed_from``.
+* 3: ``deliveries``: the messages of reliable senders (:class:`SqliteDeliveryLog`), so
+  unacknowledged ones survive a crash.
 """
 
 from __future__ import annotations
@@ -88,8 +90,26 @@ def _v2(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE deliveries (
+            log TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            message TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL,
+            reason TEXT,
+            error_type TEXT,
+            sent_at REAL NOT NULL,
+            settled_at REAL,
+            PRIMARY KEY (log, message_id)
+        ) WITHOUT ROWID"""
+    )
+    conn.execute("CREATE INDEX deliveries_by_status ON deliveries (log, status, sent_at)")
+
+
 #: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

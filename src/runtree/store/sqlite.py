@@ -46,7 +46,7 @@ from runtree.store.record import (
 from runtree.store.schema import migrate
 from runtree.store.value import DEFAULT_MAX_REPLAY_BYTES, DEFAULT_MAX_VALUE_CHARS, inputs_digest
 
-__all__ = ["SqliteRunStore"]
+__all__ = ["SqliteRunStore", "connect", "open_journal_file"]
 
 logger = logging.getLogger("runtree.store")
 
@@ -95,6 +95,38 @@ _RUN_COLUMNS = (
 _ATTEMPTS = 3
 #: queued writes past which the writer starts at once instead of waiting for the interval
 _EAGER = 2048
+
+
+def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """An autocommit connection to a journal file in WAL mode (usable from any thread)."""
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_journal_file(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """Open ``path`` (creating its folder and the file, migrating an older schema)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = connect(path, busy_timeout)
+    except (OSError, sqlite3.Error) as exc:
+        raise StoreError(f"cannot open run journal {str(path)!r}: {exc}") from exc
+    try:
+        migrate(conn)
+    except StoreError:
+        conn.close()
+        raise
+    except sqlite3.Error as exc:
+        conn.close()
+        raise StoreError(f"cannot use run journal {str(path)!r}: {exc}") from exc
+    return conn
 
 
 class SqliteRunStore:
@@ -162,35 +194,13 @@ class SqliteRunStore:
         return self._status
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+        return connect(self.path, self.busy_timeout)
 
     def open(self) -> SqliteRunStore:
         """Open (creating or migrating the file). Returns ``self``."""
         if self._status != "unopened":
             raise SessionStateError(f"SqliteRunStore({str(self.path)!r}) is {self._status}")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self._connect()
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"cannot open run journal {str(self.path)!r}: {exc}") from exc
-        try:
-            migrate(conn)
-        except StoreError:
-            conn.close()
-            raise
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(f"cannot use run journal {str(self.path)!r}: {exc}") from exc
-        self._writer_conn = conn
+        self._writer_conn = open_journal_file(self.path, self.busy_timeout)
         self._status = "open"
         return self
 
