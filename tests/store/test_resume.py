@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import runtree as rt
+from runtree.pubsub import RequestSuccess
 from runtree.store import ResumeError, RunNotFoundError, SqliteRunStore
 from runtree.store.process import host_name
 from runtree.store.record import RunStarted
@@ -35,10 +36,21 @@ async def test_a_failed_run_resumes_without_rerunning_what_completed(
     assert executions(executions_file) == ["Flow 4", "Leaf 0", "Leaf 1"]
     clear_executions(executions_file)
     monkeypatch.delenv("RT_TEST_FAIL_AT")  # the cause of the failure is fixed
+    successes: list[RequestSuccess] = []
+
+    async def on_success(message: RequestSuccess) -> None:
+        successes.append(message)
+
     async with rt.Session(store=db, resume=first.run_id) as second:
+        second.publisher.subscribe(on_success, topics=RequestSuccess)
         assert await rt.call(Flow, 4) == 10
     # the root failed, so it runs again; of its leaves only those that never completed run
     assert executions(executions_file) == ["Flow 4", "Leaf 2", "Leaf 3"]
+    # replayed requests are ordinary successes to observers and to the coordinator
+    assert len(successes) == 5
+    jobs = second.coordinator.state.statistics()
+    assert (jobs.submitted, jobs.succeeded, jobs.running) == (5, 5, 0)
+    assert all(r.status == "succeeded" for r in second.info.requests.values())
     reader.open()
     run = reader.get_run(second.run_id)
     assert run.resumed_from == first.run_id and run.status == "succeeded"

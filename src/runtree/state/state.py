@@ -136,7 +136,9 @@ class RTState:
             )
         if self.before_run is not None:
             answer = self.before_run(record, node_class)
-            if answer is not None:
+            if answer is not None:  # answered from the journal (resume): a job done at once
+                self.coordinator.state.start_job(record)
+                self.coordinator.succeed(record, answer[0])
                 return self.handle_result(record, answer[0])
         current = asyncio.current_task() if self._track_tasks else None
         if current is not None:

@@ -27,7 +27,7 @@ from typing import Any
 from runtree.errors import ConfigurationError
 from runtree.nodes.function import FunctionNode
 from runtree.nodes.node import Node
-from runtree.pubsub.messages import FatalFailure, Message, RequestSuccess, Streaming
+from runtree.pubsub.messages import FatalFailure, Message, Streaming
 from runtree.pubsub.publisher import RTPublisher, Subscription
 from runtree.state.info import RequestRecord
 from runtree.store.errors import ResumeError
@@ -178,7 +178,6 @@ class Journal:
         self._root_set = False
         self._max_chars = store.max_value_chars
         self._max_replay = store.max_replay_bytes
-        self._publisher: RTPublisher | None = None
         self._subscription: Subscription | None = None
         self._state: Any = None
         self._closed = False
@@ -263,7 +262,6 @@ class Journal:
         return old
 
     def _attach(self, publisher: RTPublisher, state: Any) -> None:
-        self._publisher = publisher
         self._state = state
         state.before_run = self._before_run if self._replay is None else self._before_run_resume
         state.after_run = self._after_run
@@ -394,25 +392,12 @@ class Journal:
             )
             return None
         now = time.time()
-        record.status = "succeeded"
-        record.end_time = now
         self._replayed += 1
         self.store.write(
             RequestEnded(
                 "succeeded", hit.output, hit.replay, 1, None, now, 1, self.run_id, record.request_id
             )
         )
-        publisher = self._publisher
-        if publisher is not None and publisher.wants(RequestSuccess):
-            publisher.publish(
-                RequestSuccess(
-                    request_id=record.request_id,
-                    node_name=record.node_name,
-                    start_time=record.start_time,
-                    end_time=now,
-                    result=value,
-                )
-            )
         return (value,)
 
     # -- messages (the subscriber's thread) --------------------------------------------------
