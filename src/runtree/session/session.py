@@ -95,17 +95,23 @@ class Session:
         durability: str = "batch",
         resume: str | None = None,
     ) -> None:
-        self._store = check_store_option(store, durability=durability, resume=resume)
-        self._durability = durability
-        self._resume = resume
-        #: the run journal while the session is open (``None`` with ``store=None``)
+        chosen_store = check_store_option(store, durability=durability, resume=resume)
+        self.run_id = os.urandom(16).hex()
+        self.name = name
+        #: the run journal (``None`` with ``store=None``); it opens with the session
         self.journal: Journal | None = None
+        if chosen_store is not None:
+            self.journal = Journal(
+                chosen_store,
+                run_id=self.run_id,
+                name=name,
+                durability=durability,
+                resume=resume,
+            )
         mode = execution_mode if execution_mode is not None else default_execution_mode()
         self.config = ExecutorConfig(
             timeout=timeout, end_on_error=end_on_error, execution_mode=mode
         )
-        self.run_id = os.urandom(16).hex()
-        self.name = name
         self.publisher = RTPublisher()
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
@@ -118,7 +124,9 @@ class Session:
         self.coordinator.start(self.publisher)
         self.info = ExecutionInfo(run_id=self.run_id, name=name)
         self.communication = CommRegistry()
-        self.state = RTState(self.info, self.config, self.coordinator, self.publisher)
+        self.state = RTState(
+            self.info, self.config, self.coordinator, self.publisher, observer=self.journal
+        )
         self.state.track_tasks(end_on_error or timeout is not None)
         if broadcast_callback is not None:
             if not callable(broadcast_callback):
@@ -164,16 +172,8 @@ class Session:
                 f"session {self.name or self.run_id!r} is {self._status}; "
                 "a Session can be entered only once"
             )
-        if self._store is not None:
-            self.journal = Journal.start(
-                self._store,
-                run_id=self.run_id,
-                name=self.name,
-                publisher=self.publisher,
-                state=self.state,
-                durability=self._durability,
-                resume=self._resume,
-            )
+        if self.journal is not None:
+            self.journal.open(self.publisher)
         node_settings.reload()
         self._status = "open"
         values = (self, self.publisher, None, self.communication)
@@ -202,6 +202,7 @@ class Session:
     def _close_journal(self, exc: BaseException | None) -> None:
         """Record how the run ended (after the publisher closed: every message is in)."""
         if self.journal is not None:
+            self.state.detach_observer()
             status, error = run_outcome(
                 exc, timed_out=self._timed_out, ended_by=self.state.ended_by
             )

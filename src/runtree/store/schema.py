@@ -14,6 +14,8 @@ History:
   call, owning process marker, durability, ``resumed_from``.
 * 3: ``deliveries``: the messages of reliable senders (:class:`SqliteDeliveryLog`), so
   unacknowledged ones survive a crash.
+* 4: ``requests.attributes``: what a node reported about itself (JSON: model, token usage,
+  tool name... in OpenTelemetry-style names).
 """
 
 from __future__ import annotations
@@ -108,8 +110,12 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX deliveries_by_status ON deliveries (log, status, sent_at)")
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE requests ADD COLUMN attributes TEXT")
+
+
 #: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
