@@ -14,6 +14,7 @@ from runtree.errors import (
     ConfigurationError,
     ContextError,
     ExecutionError,
+    FatalError,
     NodeDefinitionError,
     NodeInvocationError,
     NodeStateError,
@@ -41,19 +42,23 @@ if TYPE_CHECKING:
     from runtree.context.central import execution_mode
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
+    from runtree.interaction.flow import Flow
     from runtree.interaction.stream import broadcast
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
+    from runtree.state.config import set_config
     from runtree.store import RunStore, SqliteRunStore
 
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
     "interaction": ("broadcast", "call", "call_batch", "call_sync"),
+    "interaction.flow": ("Flow",),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
     "session": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
+    "state.config": ("set_config",),
     "store": ("RunStore", "SqliteRunStore"),
 }
 _SUBPACKAGES = (
@@ -80,6 +85,8 @@ __all__ = [
     "ExecutionError",
     "ExecutionInfo",
     "ExecutorConfig",
+    "FatalError",
+    "Flow",
     "Node",
     "NodeBuilder",
     "NodeDefinitionError",
@@ -112,6 +119,7 @@ __all__ = [
     "nodes",
     "pubsub",
     "session",
+    "set_config",
     "state",
     "store",
 ]

@@ -16,6 +16,8 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── SessionStateError (RuntimeError)     a session used before it opened or after it closed
     ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
     ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run
+    ├── FatalError (RuntimeError)            raised by a node to end the whole run (always,
+    │                                        whatever ``end_on_error`` says)
     ├── ExecutionError (RuntimeError)        a strategy could not run a task (broken worker, ...)
     └── RemoteError (RuntimeError)           an exception from another process that could not be
                                              re-created there; carries its type name and traceback
@@ -27,6 +29,7 @@ __all__ = [
     "ConfigurationError",
     "ContextError",
     "ExecutionError",
+    "FatalError",
     "NodeDefinitionError",
     "NodeInvocationError",
     "NodeStateError",
@@ -77,6 +80,12 @@ class SessionTimeoutError(RuntreeError, TimeoutError):
 
 class RunEndedError(RuntreeError, RuntimeError):
     """A call was made after a failure ended the run (``Session(end_on_error=True)``)."""
+
+
+class FatalError(RuntreeError, RuntimeError):
+    """Raise it from a node to end the whole run: the run stops as with ``end_on_error``
+    (other running requests are cancelled, new calls are refused) and the session re-raises
+    it on exit."""
 
 
 class ExecutionError(RuntreeError, RuntimeError):

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
+from runtree.context.store import RunContext
 from runtree.errors import ConfigurationError, ContextError, SessionStateError, SessionTimeoutError
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
 from runtree.execution.execution_strategy import ExecutionStrategy
@@ -40,8 +41,13 @@ from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
+from runtree.session.run_log import RunLog
 from runtree.session.strategies import default_strategies
-from runtree.state.config import ExecutorConfig, default_execution_mode
+from runtree.state.config import (
+    config_defaults,
+    default_execution_mode,
+    mode_source,
+)
 from runtree.state.info import ExecutionInfo, InfoStatistics
 from runtree.state.state import RTState
 from runtree.store.journal import (
@@ -84,20 +90,57 @@ class Session:
 
     def __init__(
         self,
+        context: Mapping[str, Any] | None = None,
         *,
         name: str | None = None,
         timeout: float | None = None,
-        end_on_error: bool = False,
+        end_on_error: bool | None = None,
         broadcast_callback: BroadcastCallback | None = None,
+        logging_setting: str | None = None,
+        log_file: str | os.PathLike[str] | None = None,
+        save_state: bool | None = None,
+        prompt_injection: bool | None = None,
         execution_mode: str | None = None,
         execution_modes: Mapping[str, ExecutionStrategy] | None = None,
         store: StoreOption = DEFAULT_STORE,
         durability: str = "batch",
         resume: str | None = None,
     ) -> None:
+        defaults, default_context = config_defaults()
+        explicit: dict[str, Any] = {
+            "timeout": timeout,
+            "end_on_error": end_on_error,
+            "broadcast_callback": broadcast_callback,
+            "logging_setting": logging_setting,
+            "log_file": log_file,
+            "save_state": save_state,
+            "prompt_injection": prompt_injection,
+        }
+        mode = execution_mode if execution_mode is not None else default_execution_mode()
+        self.config = dataclasses.replace(
+            defaults,
+            execution_mode=mode,
+            **{key: value for key, value in explicit.items() if value is not None},
+        )
+        if not self.config.save_state:
+            if store is not DEFAULT_STORE and store is not None:
+                raise ConfigurationError(
+                    "save_state=False turns the run journal off, but store= names one; "
+                    "pass only one of them"
+                )
+            store = None
         chosen_store = check_store_option(store, durability=durability, resume=resume)
         self.run_id = os.urandom(16).hex()
         self.name = name
+        #: the run's shared values (``rt.context.get/put``): the ``set_config`` context,
+        #: then ``context``
+        self.context = RunContext(default_context)
+        if context is not None:
+            if not isinstance(context, Mapping):
+                raise ConfigurationError(
+                    f"context must be a mapping of str keys to values, got {type(context).__name__}"
+                )
+            self.context.update(context)
         #: the run journal (``None`` with ``store=None``); it opens with the session
         self.journal: Journal | None = None
         if chosen_store is not None:
@@ -108,16 +151,12 @@ class Session:
                 durability=durability,
                 resume=resume,
             )
-        mode = execution_mode if execution_mode is not None else default_execution_mode()
-        self.config = ExecutorConfig(
-            timeout=timeout, end_on_error=end_on_error, execution_mode=mode
-        )
         self.publisher = RTPublisher()
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
         if mode not in self.coordinator.execution_modes:
-            source = "execution_mode" if execution_mode is not None else "RT_EXECUTION_MODE"
+            source = "execution_mode" if execution_mode is not None else mode_source()
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
             )
@@ -127,15 +166,19 @@ class Session:
         self.state = RTState(
             self.info, self.config, self.coordinator, self.publisher, observer=self.journal
         )
-        self.state.track_tasks(end_on_error or timeout is not None)
-        if broadcast_callback is not None:
-            if not callable(broadcast_callback):
-                raise ConfigurationError(
-                    f"broadcast_callback must be callable, got {broadcast_callback!r}"
-                )
+        self.state.track_tasks(self.config.end_on_error or self.config.timeout is not None)
+        if self.config.broadcast_callback is not None:
             self.publisher.subscribe(
-                stream_subscriber(broadcast_callback), topics=Streaming, name="broadcast_callback"
+                stream_subscriber(self.config.broadcast_callback),
+                topics=Streaming,
+                name="broadcast_callback",
             )
+        level = self.config.log_level
+        self._run_log = (
+            None
+            if level is None
+            else RunLog(run_id=self.run_id, name=name, level=level, log_file=self.config.log_file)
+        )
         self._status = "unopened"
         self._tokens: tuple[contextvars.Token[Any], ...] = ()
         self._owner: asyncio.Task[Any] | None = None
@@ -174,6 +217,8 @@ class Session:
             )
         if self.journal is not None:
             self.journal.open(self.publisher)
+        if self._run_log is not None:
+            self._run_log.open(self.publisher)
         node_settings.reload()
         self._status = "open"
         values = (self, self.publisher, None, self.communication)
@@ -201,12 +246,12 @@ class Session:
 
     def _close_journal(self, exc: BaseException | None) -> None:
         """Record how the run ended (after the publisher closed: every message is in)."""
+        status, error = run_outcome(exc, timed_out=self._timed_out, ended_by=self.state.ended_by)
         if self.journal is not None:
             self.state.detach_observer()
-            status, error = run_outcome(
-                exc, timed_out=self._timed_out, ended_by=self.state.ended_by
-            )
             self.journal.close(status, error)
+        if self._run_log is not None:
+            self._run_log.close(status, error)
 
     def _arm_timeout(
         self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
