@@ -15,6 +15,7 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── ContextError (RuntimeError)          an API used where it cannot work
     ├── SessionStateError (RuntimeError)     a session used before it opened or after it closed
     ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
+    ├── NodeTimeoutError (TimeoutError)      one call ran past its policy's ``timeout``
     ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run
     ├── FatalError (RuntimeError)            raised by a node to end the whole run (always,
     │                                        whatever ``end_on_error`` says)
@@ -33,6 +34,7 @@ __all__ = [
     "NodeDefinitionError",
     "NodeInvocationError",
     "NodeStateError",
+    "NodeTimeoutError",
     "RemoteError",
     "RunEndedError",
     "RuntreeError",
@@ -76,6 +78,10 @@ class SessionStateError(RuntreeError, RuntimeError):
 
 class SessionTimeoutError(RuntreeError, TimeoutError):
     """The session ran past its ``timeout``; every running request was cancelled."""
+
+
+class NodeTimeoutError(RuntreeError, TimeoutError):
+    """One call (one attempt) ran past the ``timeout`` of its node's policy."""
 
 
 class RunEndedError(RuntreeError, RuntimeError):
