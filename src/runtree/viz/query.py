@@ -252,56 +252,39 @@ class Query:
         return str(rows[0][0]) if len(rows) == 1 else None
 
     def run(self, run_id: str) -> dict[str, Any] | None:
-        """One run with its totals by status, mode and node name (one scan of its rows)."""
+        """One run with its totals (one scan of its requests, no sort)."""
         rows = self._rows(f"SELECT {_RUN_COLUMNS} FROM runs WHERE run_id = ?", (run_id,))
         if not rows:
             return None
         run = run_row(rows[0])
-        groups = self._rows(
-            "SELECT status, mode, node_name, count(*), sum(replayed), min(start_time), "
+        (total, failed, running, cancelled, replayed, first, last, last_seq, *use) = self._rows(
+            "SELECT count(*), sum(status = 'failed'), sum(status = 'running'), "
+            "sum(status = 'cancelled'), sum(replayed), min(start_time), "
             f"max(coalesce(end_time, start_time)), max(seq), {self._usage} "
-            "FROM requests WHERE run_id = ? GROUP BY status, mode, node_name",
+            "FROM requests WHERE run_id = ?",
             (run_id,),
-        )
-        statuses: dict[str, int] = {}
-        modes: dict[str, int] = {}
-        nodes: dict[str, int] = {}
-        replayed = total = last_seq = 0
-        first: float | None = None
-        last: float | None = None
-        totals = [0.0, 0.0, 0.0]
-        seen_usage = [False, False, False]
-        for status, mode, node, count, rep, lo, hi, seq, *use in groups:
-            total += count
-            replayed += rep or 0
-            statuses[status] = statuses.get(status, 0) + count
-            modes[mode or "?"] = modes.get(mode or "?", 0) + count
-            nodes[node] = nodes.get(node, 0) + count
-            last_seq = max(last_seq, seq or 0)
-            first = lo if first is None or (lo is not None and lo < first) else first
-            last = hi if last is None or (hi is not None and hi > last) else last
-            for index, value in enumerate(use):
-                if value is not None:
-                    totals[index] += value
-                    seen_usage[index] = True
+        )[0]
         events = self._rows(
             "SELECT count(*), coalesce(max(seq), 0) FROM events WHERE run_id = ?", (run_id,)
         )[0]
+        failed, running, cancelled = failed or 0, running or 0, cancelled or 0
         run.update(
             requests=total,
-            failed=statuses.get("failed", 0),
-            running=statuses.get("running", 0),
-            replayed=replayed,
-            statuses=statuses,
-            modes=modes,
-            nodes=dict(sorted(nodes.items(), key=lambda item: (-item[1], item[0]))[:200]),
-            node_count=len(nodes),
+            failed=failed,
+            running=running,
+            replayed=replayed or 0,
+            statuses={
+                "succeeded": total - failed - running - cancelled,
+                "failed": failed,
+                "running": running,
+                "cancelled": cancelled,
+            },
             first_start=first,
             last_end=last,
-            last_seq=last_seq,
+            last_seq=last_seq or 0,
             events=events[0],
             last_event=events[1],
-            usage=usage(*(v if seen else None for v, seen in zip(totals, seen_usage, strict=True))),
+            usage=usage(*use),
             has_attributes=self.has_attributes,
         )
         return run

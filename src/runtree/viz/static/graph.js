@@ -101,10 +101,12 @@
         lx = a.x + W + 40; ly = a.y + H / 2;
       } else if (shape.back.has(e) || b.y <= a.y) {
         loops += 1;
-        var out = Math.max(a.x, b.x) + W + 24 + loops * 14;
-        d = "M " + (a.x + W) + " " + (a.y + H / 2) + " C " + out + " " + (a.y + H / 2) + ", " +
-          out + " " + (b.y + H / 2) + ", " + (b.x + W) + " " + (b.y + H / 2);
-        lx = out - 6; ly = (a.y + b.y) / 2 + H / 2;
+        var left = a.x + W / 2 < shape.width / 2 - 80;
+        var side = left ? 0 : W;
+        var out = left ? Math.min(a.x, b.x) - 24 - loops * 14 : Math.max(a.x, b.x) + W + 24 + loops * 14;
+        d = "M " + (a.x + side) + " " + (a.y + H / 2) + " C " + out + " " + (a.y + H / 2) + ", " +
+          out + " " + (b.y + H / 2) + ", " + (b.x + side) + " " + (b.y + H / 2);
+        lx = out + (left ? 6 : -6); ly = (a.y + b.y) / 2 + H / 2;
       } else {
         var x1 = a.x + W / 2;
         var y1 = a.y + H;

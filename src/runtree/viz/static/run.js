@@ -218,18 +218,22 @@
 
     RT.onLeave(function () { if (page.live) page.live.close(); clearTimeout(searchTimer); });
 
+    // the tree, the graphs and the run's totals load side by side (the API takes id prefixes)
+    page.runId = ref;
+    tree = new RT.Tree(treeBox, ref, { onSelect: function (id) { select(id); } });
+    tree.selected = page.selected;
+    var treeLoaded = tree.load();
+    var graphs = treeLoaded.then(function () {
+      return RT.api(RT.runPath(ref) + "/graphs");
+    }).catch(function () { return { items: [] }; });
     RT.api(RT.runPath(ref)).then(function (run) {
-      page.runId = run.run_id;
+      page.runId = tree.runId = run.run_id;
       page.run = run;
       document.title = (run.name || RT.fmt.short(run.run_id)) + " · runtree";
       RT.clear(headBox).appendChild(header(run));
       drawTabs(run, false);
-      RT.api(RT.runPath(run.run_id) + "/graphs").then(function (graphs) {
-        if (graphs.items.length) drawTabs(run, true);
-      }, function () {});
-      tree = new RT.Tree(treeBox, run.run_id, { onSelect: function (id) { select(id); } });
-      tree.selected = page.selected;
-      return tree.load().then(function () {
+      graphs.then(function (found) { if (found.items.length) drawTabs(run, true); });
+      return treeLoaded.then(function () {
         if (page.selected) select(page.selected, true);
         startLive(run);
       });

@@ -44,7 +44,7 @@
       box.appendChild(el("div", { class: "muted pad", text: "No requests yet." }));
       return;
     }
-    var width = Math.max(480, box.clientWidth - 8);
+    var width = Math.max(480, box.clientWidth - 26);
     box.appendChild(this.overview(data, width));
     var span = Math.max(data.end - data.start, 1e-6);
     var x = function (t) { return ((t - data.start) / span) * (width - 2) + 1; };
