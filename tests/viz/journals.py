@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import runtree.graph as rg
 from runtree.store import SqliteRunStore
 from runtree.store.record import RequestEnded, RequestStarted, RunEnded, RunStarted
 
-__all__ = ["add_attributes", "build_demo", "build_large", "run_graph"]
+__all__ = ["LiveRun", "add_attributes", "build_demo", "build_large", "run_graph"]
 
 # -- a small real run: nesting, a failure with a traceback, broadcasts, a model-like call ----
 
@@ -139,7 +140,7 @@ def build_large(path: Path, *, requests: int = 100_000, fanout: int = 1000) -> s
     run_id = f"large{requests:09d}".ljust(32, "0")
     start = time.time() - 120
     batches = max(1, (requests - 1) // (fanout + 1))
-    per_batch = (requests - 1 - batches) // batches
+    items = requests - 1 - batches
     modes = ("async", "thread", "process")
     with SqliteRunStore(path, flush_interval=0.5) as store:
         store.write(
@@ -155,9 +156,7 @@ def build_large(path: Path, *, requests: int = 100_000, fanout: int = 1000) -> s
             seq += 1
             failed = i % 97 == 96
             inputs = json.dumps({"args": [i], "kwargs": {}})
-            store.write(
-                RequestStarted(run_id, rid, seq, parent, name, modes[i % 3], inputs, t0)
-            )
+            store.write(RequestStarted(run_id, rid, seq, parent, name, modes[i % 3], inputs, t0))
             error = (
                 json.dumps({"type": "ValueError", "message": f"item {i}", "traceback": "..."})
                 if failed
@@ -176,8 +175,61 @@ def build_large(path: Path, *, requests: int = 100_000, fanout: int = 1000) -> s
             b0 = start + b * (100 / batches)
             batch_id = f"b{b}"
             request(batch_id, "root", "Batch", b0, b0 + 2, 1 + b * 3)
-            for k in range(per_batch):
+            for k in range(items // batches + (b < items % batches)):
                 t0 = b0 + k * 0.001
                 request(f"b{b}-{k}", batch_id, "Item", t0, t0 + 0.5, k)
         store.write(RunEnded("succeeded", start + 100, None, run_id))
     return run_id
+
+
+# -- a run that advances when the test says so -----------------------------------------------
+
+
+async def step(i: int) -> int:
+    return i * 10
+
+
+class LiveRun:
+    """A run in a background thread: ``step(0)``, then ``slow`` runs until :meth:`advance`,
+    then ``step(1..3)``; the run ends at the second :meth:`advance`. Completed requests are
+    on disk before the run goes on (``durability="sync"``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.run_id = ""
+        self.started = threading.Event()
+        self._gates = [threading.Event(), threading.Event()]
+        self._stage = 0
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
+
+    async def _main(self) -> None:
+        gate = self._gates[0]
+
+        async def slow() -> str:
+            await asyncio.to_thread(gate.wait)
+            return "done waiting"
+
+        async with rt.Session(store=self.path, name="live", durability="sync") as session:
+            self.run_id = session.run_id
+            await rt.call(step, 0)
+            waiting = asyncio.ensure_future(rt.call(slow))
+            self.started.set()
+            await waiting
+            for i in (1, 2, 3):
+                await rt.call(step, i)
+            await asyncio.to_thread(self._gates[1].wait)
+
+    def start(self) -> LiveRun:
+        self._thread.start()
+        if not self.started.wait(30):
+            raise RuntimeError("the live run did not start")
+        return self
+
+    def advance(self) -> None:
+        self._gates[self._stage].set()
+        self._stage += 1
+
+    def join(self) -> None:
+        for gate in self._gates:
+            gate.set()
+        self._thread.join(30)

@@ -45,10 +45,18 @@
       return;
     }
     var width = Math.max(480, box.clientWidth - 26);
-    box.appendChild(this.overview(data, width));
-    var span = Math.max(data.end - data.start, 1e-6);
-    var x = function (t) { return ((t - data.start) / span) * (width - 2) + 1; };
     var now = data.run_end;
+    var view = { start: data.start, end: data.end };
+    if (data.truncated) {  // show the time the drawn requests cover, not the whole window
+      view.start = Math.max(data.start, Math.min.apply(null, data.items.map(function (r) { return r.start_time; })));
+      var ends = data.items.map(function (r) { return r.end_time !== null ? r.end_time : now; })
+        .sort(function (a, b) { return a - b; });
+      // most of them: a few long parents (the run's root) would squeeze the rest into a line
+      view.end = Math.min(data.end, ends[Math.floor(ends.length * 0.9)]);
+    }
+    box.appendChild(this.overview(data, view, width));
+    var span = Math.max(view.end - view.start, 1e-6);
+    var x = function (t) { return ((t - view.start) / span) * (width - 2) + 1; };
     var items = data.items.slice().sort(function (a, b) { return a.start_time - b.start_time; });
     var lanes = [];
     var placed = items.map(function (item) {
@@ -61,16 +69,16 @@
     var height = AXIS + lanes.length * LANE + 6;
     var chart = svg("svg", { class: "timeline", width: width, height: height, role: "img" });
     var step = niceStep(span, Math.max(2, Math.floor(width / 110)));
-    var first = Math.ceil((data.start - data.run_start) / step) * step;
-    for (var t = first; data.run_start + t <= data.end; t += step) {
+    var first = Math.ceil((view.start - data.run_start) / step) * step;
+    for (var t = first; data.run_start + t <= view.end; t += step) {
       var px = x(data.run_start + t);
       chart.appendChild(svg("line", { x1: px, x2: px, y1: AXIS - 6, y2: height, class: "grid" }));
       chart.appendChild(svg("text", { x: px + 3, y: AXIS - 10, class: "tick", text: RT.fmt.duration(t) }));
     }
     placed.forEach(function (p) {
       var item = p.item;
-      var x0 = x(Math.max(item.start_time, data.start));
-      var x1 = x(Math.min(p.end, data.end));
+      var x0 = x(Math.max(item.start_time, view.start));
+      var x1 = x(Math.min(p.end, view.end));
       var w = Math.max(2, x1 - x0);
       var y = AXIS + p.lane * LANE;
       var group = svg("g", {
@@ -107,7 +115,7 @@
   }
 
   /* The whole run's activity (requests started per interval); drag to zoom into a window. */
-  Timeline.prototype.overview = function (data, width) {
+  Timeline.prototype.overview = function (data, view, width) {
     var self = this;
     var bins = data.histogram;
     var peak = Math.max.apply(null, bins.map(function (b) { return b[0]; }).concat([1]));
@@ -117,12 +125,16 @@
     bins.forEach(function (bin, i) {
       if (!bin[0]) return;
       var bh = Math.max(2, (bin[0] / peak) * (h - 6));
-      strip.appendChild(svg("rect", { x: i * bw, y: h - bh, width: Math.max(1, bw - 1), height: bh, class: bin[1] ? "hist failed" : "hist" }));
+      strip.appendChild(svg("rect", { x: i * bw, y: h - bh, width: Math.max(1, bw - 1), height: bh, class: "hist" }));
+      if (bin[1]) {
+        var fh = Math.max(2, (bin[1] / bin[0]) * bh);
+        strip.appendChild(svg("rect", { x: i * bw, y: h - bh, width: Math.max(1, bw - 1), height: fh, class: "hist failed" }));
+      }
     });
     var total = data.run_end - data.run_start;
     var toTime = function (px) { return data.run_start + (px / width) * total; };
-    var wx0 = ((data.start - data.run_start) / total) * width;
-    var wx1 = ((data.end - data.run_start) / total) * width;
+    var wx0 = ((view.start - data.run_start) / total) * width;
+    var wx1 = ((view.end - data.run_start) / total) * width;
     strip.appendChild(svg("rect", { x: wx0, y: 0, width: Math.max(2, wx1 - wx0), height: h, class: "window" }));
     var brush = svg("rect", { x: 0, y: 0, width: 0, height: h, class: "brush" });
     strip.appendChild(brush);

@@ -149,7 +149,7 @@
         usage.output_tokens !== undefined ? el("span", { class: "chip", text: "out " + RT.fmt.num(usage.output_tokens) + " tokens" }) : null,
         usage.cost !== undefined ? el("span", { class: "chip cost", text: RT.fmt.cost(usage.cost) }) : null,
         usage.finish_reasons ? el("span", { class: "chip", text: "finish: " + [].concat(usage.finish_reasons).join(", ") }) : null);
-      panel.appendChild(section("Model call", el("div", {}, chips,
+      panel.appendChild(section("Model call", el("div", {}, chips.childNodes.length ? chips : null,
         el("div", { class: "messages" }, (d.llm.messages || []).map(message)),
         d.llm.response !== null && d.llm.response !== undefined
           ? el("div", { class: "response" }, el("h4", { text: "Response" }),
