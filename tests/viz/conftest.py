@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.cli.conftest import cli, cli_env  # noqa: F401  (the `runtree` command's fixtures)
 from tests.viz.journals import build_demo, run_graph
 
 pytest.importorskip("starlette", reason="the viewer needs the viz extra (starlette, uvicorn)")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import socket
 import sys
@@ -73,7 +74,9 @@ def viz_command(db: Path | None, port: int, open_browser: bool) -> None:
 
             webbrowser.open(url)
 
-    serve(path, port=port, on_ready=ready)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C: the server has shut down
+        serve(path, port=port, on_ready=ready)
+    sys.stderr.write("runtree viewer stopped\n")
 
 
 def graph_command(target: str, direction: str) -> None:
