@@ -19,10 +19,6 @@ import pytest_asyncio
 from tests.cli.conftest import cli, cli_env  # noqa: F401  (the `runtree` command's fixtures)
 from tests.viz.journals import build_demo, run_graph
 
-pytest.importorskip("starlette", reason="the viewer needs the viz extra (starlette, uvicorn)")
-
-from runtree.viz.server import BackgroundViewer
-
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("RT_CHROMIUM", "/usr/bin/chromium"))
 #: screenshots of every page the browser tests visit (gitignored)
@@ -55,6 +51,9 @@ def demo(tmp_path: Path) -> Demo:
 @pytest.fixture
 def serve() -> Iterator[Callable[[Path], str]]:
     """``serve(path)`` starts a viewer of ``path`` on 127.0.0.1 and returns its URL."""
+    pytest.importorskip("uvicorn", reason="the viewer needs the viz extra (starlette, uvicorn)")
+    from runtree.viz.server import BackgroundViewer
+
     viewers: list[BackgroundViewer] = []
 
     def start(path: Path) -> str:

@@ -12,6 +12,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import ROOT, Cli
 from tests.viz.conftest import Demo
 
@@ -91,6 +93,7 @@ def test_graph_prints_mermaid(cli: Cli, tmp_path: Path) -> None:
 
 
 def test_viz_refuses_a_bad_journal_or_a_busy_port(cli: Cli, demo: Demo, tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn", reason="runtree viz needs the viz extra")
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"nonsense" * 100)
     result = cli("viz", "--db", str(corrupt))
@@ -105,6 +108,7 @@ def test_viz_refuses_a_bad_journal_or_a_busy_port(cli: Cli, demo: Demo, tmp_path
 
 
 def test_viz_serves_the_journal_until_interrupted(demo: Demo, tmp_path: Path) -> None:
+    pytest.importorskip("uvicorn", reason="runtree viz needs the viz extra")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-m", "runtree.cli", "viz", "--port", "0", "--db", str(demo.path)],
