@@ -266,3 +266,14 @@ def test_live_batches_are_bounded(tmp_path: Path) -> None:
         assert feed.finished
     finally:
         query.close()
+
+
+def test_every_asset_the_page_names_ships_in_the_package() -> None:
+    from runtree.viz.page import ASSETS, STATIC, asset, render_page
+
+    assert sorted(p.name for p in STATIC.iterdir()) == sorted(ASSETS)
+    for name in ASSETS:
+        text, media_type = asset(name)
+        assert text and media_type
+    page = render_page(title="t", config={"mode": "report"}, data={"x": "</script>"}, inline=True)
+    assert '</script>"' not in page and "\\u003c/script\\u003e" in page
