@@ -11,7 +11,7 @@ from typing import Any
 from runtree.errors import RuntreeError
 from runtree.nodes.node import Node
 
-__all__ = ["TargetError", "load_target", "parse_arguments"]
+__all__ = ["TargetError", "load_object", "load_target", "parse_arguments"]
 
 
 class TargetError(RuntreeError, ValueError):
@@ -21,6 +21,17 @@ class TargetError(RuntreeError, ValueError):
 def load_target(spec: str) -> Any:
     """The node class or function named by ``spec`` (``module:Name``, ``module:Outer.Name`` or
     ``file.py:Name``). The current folder is importable, as with ``python -m``."""
+    obj = load_object(spec)
+    if isinstance(obj, type):
+        if not issubclass(obj, Node):
+            raise TargetError(f"{spec!r} is a class but not a runtree Node")
+    elif not callable(obj):
+        raise TargetError(f"{spec!r} is neither a node class nor a function")
+    return obj
+
+
+def load_object(spec: str) -> Any:
+    """Whatever ``spec`` (``module:Name`` or ``file.py:Name``) names, unchecked."""
     module_name, sep, qualname = spec.rpartition(":")
     if not sep or not module_name or not qualname:
         raise TargetError(f"{spec!r} is not module:Name (for example mypackage.nodes:Summarise)")
@@ -50,11 +61,6 @@ def load_target(spec: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise TargetError(f"module {module_name!r} has no attribute {qualname!r}") from None
-    if isinstance(obj, type):
-        if not issubclass(obj, Node):
-            raise TargetError(f"{spec!r} is a class but not a runtree Node")
-    elif not callable(obj):
-        raise TargetError(f"{spec!r} is neither a node class nor a function")
     return obj
 
 

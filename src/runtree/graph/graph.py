@@ -154,6 +154,12 @@ class Graph(BaseNode):
     def statistics(self) -> GraphStatistics:
         return GraphStatistics(name=self.name, **self._counts)
 
+    def to_mermaid(self, *, direction: str = "TD") -> str:
+        """The graph as Mermaid flowchart text (see :mod:`runtree.graph.mermaid`)."""
+        from runtree.graph.mermaid import to_mermaid
+
+        return to_mermaid(self, direction=direction)
+
     # -- running -----------------------------------------------------------------------------
 
     async def run(self, shared: Shared | None = None) -> GraphResult:
