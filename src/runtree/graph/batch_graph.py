@@ -54,7 +54,7 @@ class BatchGraph(Graph):
         ]
 
     async def _execute(self, ctx: StepContext) -> Record:
-        base = {**self.params, **ctx.params}
+        base = ctx.params
         prep_res = await maybe_await(self.prep(ctx.store))
         sets = self._param_sets(prep_res)
         records = await self._run_all([self._run_job(ctx, base, i, p) for i, p in enumerate(sets)])

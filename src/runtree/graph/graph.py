@@ -20,6 +20,7 @@ node: put it in another graph, and its action picks the successor there.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import warnings
 from collections.abc import Mapping, MutableMapping, Sequence
@@ -199,7 +200,7 @@ class Graph(BaseNode):
         return self.start_node
 
     def fresh(self) -> BaseNode:
-        return self  # a definition only: per-run state lives in the run
+        return self  # a definition: each run works on a shallow copy with its params
 
     # -- the graph's own prep and post (override these) --------------------------------------
 
@@ -246,8 +247,11 @@ class Graph(BaseNode):
     async def _step_body(self, ctx: StepContext) -> Record:
         counts = self._counts
         counts["runs"] += 1
+        # the run's own (shallow) copy, so prep and post see the run's params in self.params
+        run = copy.copy(self)
+        run.params = {**self.params, **ctx.params}
         try:
-            record = await self._execute(ctx)
+            record = await run._execute(ctx.with_params(run.params))
         except BaseException:
             counts["failed"] += 1
             raise
@@ -255,10 +259,9 @@ class Graph(BaseNode):
         return record
 
     async def _execute(self, ctx: StepContext) -> Record:
-        """prep, the steps, post: the record of the run."""
-        inner = ctx.with_params({**self.params, **ctx.params})
+        """prep, the steps, post: the record of the run (``ctx`` has the run's params)."""
         prep_res = await maybe_await(self.prep(ctx.store))
-        record = await self._walk(inner)
+        record = await self._walk(ctx)
         return await self._finish(ctx, prep_res, record["action"], record)
 
     async def _finish(
