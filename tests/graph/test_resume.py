@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -183,8 +183,8 @@ def test_failure_fixed_and_resumed_in_process(
 class Counted(rg.Node):
     """Counts its runs in ``runs`` (a module-level Counter) and writes ``shared[name]``."""
 
-    runs: collections.Counter[str] = collections.Counter()
-    broken: set[str] = set()
+    runs: ClassVar[collections.Counter[str]] = collections.Counter()
+    broken: ClassVar[set[str]] = set()
 
     def exec(self, prep_res: Any) -> Any:
         Counted.runs[self.name] += 1
