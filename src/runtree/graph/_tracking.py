@@ -28,6 +28,7 @@ __all__ = [
     "StepContext",
     "StepWork",
     "maybe_await",
+    "run_inline",
     "run_step",
     "run_step_sync",
     "track",
@@ -171,6 +172,12 @@ async def run_step(
     """Run ``work()`` as the request ``name``; see the module docstring."""
     step = _StepRun(name, ctx, work)
     return step.finish(await track(name, step.body, label=label))
+
+
+async def run_inline(name: str, ctx: StepContext, work: Callable[[], Awaitable[Record]]) -> Record:
+    """``work()`` inside the request that is running (no request of its own), recording
+    its changes to the shared store like a step's."""
+    return await _StepRun(name, ctx, work).body()
 
 
 def run_step_sync(
