@@ -21,7 +21,7 @@ costs one pickling pass over the store per step and catches in-place mutation.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Collection, Mapping, MutableMapping
 from typing import Any
 
 from runtree.graph.errors import GraphResumeError
@@ -89,25 +89,39 @@ def _restore(fingerprint: Any) -> Any:
     return fingerprint
 
 
-def _diff(old: Mapping[Any, Any], new: Mapping[Any, Any], depth: int) -> Changes:
+def _collect(
+    new: Mapping[Any, Any],
+    old_keys: Collection[Any],
+    unchanged: Callable[[Any, Any], bool],
+    old_value: Callable[[Any], Any],
+    depth: int,
+) -> Changes:
+    """The changes from the old mapping (its keys, and how to read and compare its values)
+    to ``new``; a ``dict`` changed into a ``dict`` gives a nested ``patch``."""
     changes: Changes = {}
     for key, value in new.items():
-        if key not in old:
+        if key not in old_keys:
             changes.setdefault("set", []).append([key, _copy(value)])
             continue
-        before = old[key]
-        if _same(before, value):
+        if unchanged(key, value):
             continue
+        before = old_value(key)
         if type(before) is dict and type(value) is dict and depth < _MAX_DEPTH:
             inner = _diff(before, value, depth + 1)
             if inner:
                 changes.setdefault("patch", []).append([key, inner])
             continue
         changes.setdefault("set", []).append([key, _copy(value)])
-    deleted = [key for key in old if key not in new]
+    deleted = [key for key in old_keys if key not in new]
     if deleted:
         changes["delete"] = deleted
     return changes
+
+
+def _diff(old: Mapping[Any, Any], new: Mapping[Any, Any], depth: int) -> Changes:
+    return _collect(
+        new, old.keys(), lambda key, value: _same(old[key], value), old.__getitem__, depth
+    )
 
 
 class ChangeTracker:
@@ -141,26 +155,13 @@ class ChangeTracker:
         """Fingerprint ``store`` now and return what changed since the checkpoint ``since``."""
         prints = {key: _fingerprint(value) for key, value in store.items()}
         self._prints = prints
-        changes: Changes = {}
-        for key, now in prints.items():
-            if key not in since:
-                changes.setdefault("set", []).append([key, _copy(store[key])])
-                continue
-            before = since[key]
-            if before == now:
-                continue
-            value = store[key]
-            old = _restore(before)
-            if type(old) is dict and type(value) is dict:
-                inner = _diff(old, value, 1)
-                if inner:
-                    changes.setdefault("patch", []).append([key, inner])
-                continue
-            changes.setdefault("set", []).append([key, _copy(value)])
-        deleted = [key for key in since if key not in prints]
-        if deleted:
-            changes["delete"] = deleted
-        return changes
+        return _collect(
+            store,
+            since.keys(),
+            lambda key, value: bool(since[key] == prints[key]),
+            lambda key: _restore(since[key]),
+            1,
+        )
 
 
 def apply_changes(store: MutableMapping[Any, Any], changes: Mapping[str, Any], where: str) -> None:

@@ -28,6 +28,8 @@ __all__ = [
     "StepOutcome",
     "Transition",
     "check_action",
+    "check_flag",
+    "check_limit",
     "check_params",
     "route",
 ]
@@ -130,6 +132,22 @@ def check_params(params: object, where: str) -> dict[str, Any]:
             f"{params!r}"[:300]
         )
     return dict(params)
+
+
+def check_limit(value: object, where: str) -> int | None:
+    """Validate a ``max_concurrency`` (``None`` or an int >= 1)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError(
+            f"{where}: max_concurrency must be None or an int >= 1, got {value!r}"
+        )
+    return value
+
+
+def check_flag(value: object, where: str, option: str) -> bool:
+    """Validate a True/False option."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{where}: {option} must be True or False, got {value!r}")
+    return value
 
 
 def check_store(shared: object, where: str) -> Shared:

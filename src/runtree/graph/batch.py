@@ -21,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from runtree.errors import ConfigurationError
 from runtree.graph._gather import gather_ordered
+from runtree.graph.base import check_flag, check_limit
 from runtree.graph.errors import GraphDefinitionError
 from runtree.graph.node import Backoff, Node, Sleep
 
@@ -59,12 +59,9 @@ class BatchNode(Node[Any, Any], Generic[I, R]):
             exec_in_thread=exec_in_thread,
         )
         if return_exceptions is not None:
-            if not isinstance(return_exceptions, bool):
-                raise ConfigurationError(
-                    f"node {self.name!r}: return_exceptions must be a bool, "
-                    f"got {return_exceptions!r}"
-                )
-            self.return_exceptions = return_exceptions
+            self.return_exceptions = check_flag(
+                return_exceptions, f"node {self.name!r}", "return_exceptions"
+            )
 
     def prep(self, shared: Any) -> Iterable[I] | Awaitable[Iterable[I]]:
         """Return the items to process. Default: no items."""
@@ -165,13 +162,7 @@ class ParallelBatchNode(BatchNode[I, R]):
         )
         if max_concurrency is not None:
             self.max_concurrency = max_concurrency
-        limit = self.max_concurrency
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ConfigurationError(
-                f"node {self.name!r}: max_concurrency must be None or an int >= 1, got {limit!r}"
-            )
+        check_limit(self.max_concurrency, f"node {self.name!r}")
 
     async def _run_items(self, jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
         return await gather_ordered(

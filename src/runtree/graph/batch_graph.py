@@ -20,10 +20,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from runtree.errors import ConfigurationError
 from runtree.graph._gather import gather_ordered
 from runtree.graph._tracking import Record, StepContext, maybe_await, run_step
-from runtree.graph.base import BaseNode, Shared, check_params
+from runtree.graph.base import BaseNode, Shared, check_limit, check_params
 from runtree.graph.errors import GraphDefinitionError
 from runtree.graph.graph import DEFAULT_MAX_STEPS, Graph, UnmatchedPolicy
 
@@ -114,13 +113,7 @@ class ParallelBatchGraph(BatchGraph):
         super().__init__(start, name=name, max_steps=max_steps, on_unmatched=on_unmatched)
         if max_concurrency is not None:
             self.max_concurrency = max_concurrency
-        limit = self.max_concurrency
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ConfigurationError(
-                f"graph {self.name!r}: max_concurrency must be None or an int >= 1, got {limit!r}"
-            )
+        check_limit(self.max_concurrency, f"graph {self.name!r}")
 
     def _run_context(self, ctx: StepContext, params: dict[str, Any]) -> StepContext:
         return ctx.concurrent(params)

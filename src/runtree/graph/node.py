@@ -32,7 +32,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 from runtree.errors import ConfigurationError
 from runtree.graph._tracking import Record, StepContext, maybe_await, track
-from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action
+from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action, check_flag
 from runtree.graph.errors import GraphDefinitionError
 
 __all__ = ["BACKOFFS", "Backoff", "Node", "NodeStatistics", "Sleep"]
@@ -177,12 +177,9 @@ class Node(BaseNode, Generic[P, E]):
         if sleep is not None and not callable(sleep):
             raise ConfigurationError(f"node {self.name!r}: sleep must be callable, got {sleep!r}")
         if exec_in_thread is not None:
-            if not isinstance(exec_in_thread, bool):
-                raise ConfigurationError(
-                    f"node {self.name!r}: exec_in_thread must be True or False, "
-                    f"got {exec_in_thread!r}"
-                )
-            self.exec_in_thread = exec_in_thread
+            self.exec_in_thread = check_flag(
+                exec_in_thread, f"node {self.name!r}", "exec_in_thread"
+            )
         self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
         self._counters = _Counters()
         #: 1-based number of the ``exec`` attempt running (per run, per item)

@@ -28,7 +28,7 @@ from typing import Any
 from runtree.errors import ConfigurationError
 from runtree.graph._gather import gather_ordered
 from runtree.graph._tracking import Record, StepContext
-from runtree.graph.base import BaseNode, StepOutcome, as_step
+from runtree.graph.base import BaseNode, StepOutcome, as_step, check_limit
 from runtree.graph.errors import GraphDefinitionError, SharedStateConflictError
 from runtree.graph.shared import (
     CONFLICT_POLICIES,
@@ -71,14 +71,7 @@ class Parallel(BaseNode):
                 f"{self.name}: on_conflict must be one of {'|'.join(CONFLICT_POLICIES)}, "
                 f"got {on_conflict!r}"
             )
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise ConfigurationError(
-                f"{self.name}: max_concurrency must be None or an int >= 1, got {max_concurrency!r}"
-            )
+        check_limit(max_concurrency, self.name)
         self.branches: tuple[BaseNode, ...] = nodes
         self.into = into
         self.on_conflict: ConflictPolicy = on_conflict
