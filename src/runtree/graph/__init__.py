@@ -14,7 +14,11 @@
     check - "done" >> None                         # an end wired on purpose
     result = await rg.Graph(load).run({})          # every step is a request of the run tree
 
-See ``docs/graph.md``.
+    class PerFile(rg.BatchGraph):                  # the steps once per parameter set
+        def prep(self, shared):
+            return [{"file": name} for name in shared["files"]]  # nodes read self.params
+
+Journaled runs resume with the shared store restored. See ``docs/graph.md``.
 """
 
 from __future__ import annotations
