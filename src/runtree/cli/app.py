@@ -189,7 +189,7 @@ def _execute(
 
 
 def build_app() -> typer.Typer:
-    from runtree.cli.target import TargetError, load_target, parse_arguments
+    from runtree.cli.target import TargetError, load_target, parse_arguments, run_mode
 
     app = typer.Typer(
         name="runtree",
@@ -232,7 +232,7 @@ def build_app() -> typer.Typer:
             node,
             call_args,
             call_kwargs,
-            mode=mode.value,
+            mode=run_mode(node, mode.value),
             store=db if db is not None else DEFAULT_STORE,
             name=name or target.rpartition(":")[2],
             durability=durability.value,
