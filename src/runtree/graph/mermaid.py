@@ -39,13 +39,14 @@ def _box(key: str, node: BaseNode) -> str:
 
 
 def to_mermaid(graph: Graph, *, direction: str = "TD") -> str:
-    """The nodes reachable from ``graph.start`` and their wiring, as a Mermaid flowchart
+    """The nodes reachable from the graph's start node and their wiring, as a Mermaid flowchart
     (nested graphs are one box each; their insides are their own ``to_mermaid()``)."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, got {direction!r}")
     keys: dict[int, str] = {}
     order: list[BaseNode] = []
-    queue: list[BaseNode] = [graph.start]
+    start = graph._first()
+    queue: list[BaseNode] = [start]
     while queue:  # breadth first, in wiring order: stable ids for the same graph
         node = queue.pop(0)
         if id(node) in keys:
@@ -53,7 +54,7 @@ def to_mermaid(graph: Graph, *, direction: str = "TD") -> str:
         keys[id(node)] = f"n{len(keys)}"
         order.append(node)
         queue.extend(node._children())
-        queue.extend(node._wiring().values())
+        queue.extend(target for target in node._wiring().values() if target is not None)
     lines = [f"flowchart {direction}"]
     lines += [f"    {_box(keys[id(node)], node)}" for node in order]
     for node in order:
@@ -61,8 +62,10 @@ def to_mermaid(graph: Graph, *, direction: str = "TD") -> str:
         for branch in node._children():
             lines.append(f"    {key} -.-> {keys[id(branch)]}")
         for action, target in node._wiring().items():
+            if target is None:  # `>> None`: the action ends the run on purpose
+                continue
             arrow = "-->" if action == DEFAULT_ACTION else f"-->|{_text(action)}|"
             lines.append(f"    {key} {arrow} {keys[id(target)]}")
     lines.append("    classDef start stroke-width:3px")
-    lines.append(f"    class {keys[id(graph.start)]} start")
+    lines.append(f"    class {keys[id(start)]} start")
     return "\n".join(lines) + "\n"

@@ -125,9 +125,6 @@ class OpenTelemetryObserver:
             name="opentelemetry",
             max_buffer=_BUFFER,
         )
-        state = session.state
-        self._previous_remote = state.record_remote
-        state.record_remote = self._on_remote
         return self
 
     def detach(self) -> None:
@@ -135,8 +132,6 @@ class OpenTelemetryObserver:
         session, self._session = self._session, None
         if session is None:
             return
-        if session.state.record_remote == self._on_remote:
-            session.state.record_remote = self._previous_remote
         with contextlib.suppress(ConfigurationError):  # already gone with the publisher
             session.publisher.unsubscribe(self._subscription)
         with self._lock:

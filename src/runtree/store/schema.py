@@ -15,7 +15,8 @@ History:
 * 3: ``deliveries``: the messages of reliable senders (:class:`SqliteDeliveryLog`), so
   unacknowledged ones survive a crash.
 * 4: ``requests.attributes``: what a node reported about itself (JSON: model, token usage,
-  tool name... in OpenTelemetry-style names).
+  tool name... in OpenTelemetry-style names); indexes by creation order and by parent, so
+  readers page through a large run without scanning it.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ def _v3(conn: sqlite3.Connection) -> None:
 
 def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE requests ADD COLUMN attributes TEXT")
+    # pages of a run's requests in creation order, and of one request's children
+    conn.execute("CREATE INDEX requests_by_seq ON requests (run_id, seq)")
+    conn.execute("CREATE INDEX requests_by_parent ON requests (run_id, parent_id, seq)")
 
 
 #: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
