@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         context,
         execution,
         graph,
+        integrations,
         interaction,
         nodes,
         pubsub,
@@ -39,6 +40,12 @@ if TYPE_CHECKING:
         store,
     )
     from runtree.context.central import execution_mode
+    from runtree.integrations.mcp import (
+        MCPHttpParams,
+        MCPStdioParams,
+        connect_mcp,
+        create_mcp_server,
+    )
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
     from runtree.interaction.stream import broadcast
@@ -50,6 +57,8 @@ if TYPE_CHECKING:
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
+    # importing these needs no `mcp`; connecting or serving does (the `mcp` extra)
+    "integrations.mcp": ("MCPHttpParams", "MCPStdioParams", "connect_mcp", "create_mcp_server"),
     "interaction": ("broadcast", "call", "call_batch", "call_sync"),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
     "session": ("ExecutorConfig", "Session"),
@@ -62,6 +71,7 @@ _SUBPACKAGES = (
     "errors",
     "execution",
     "graph",
+    "integrations",
     "interaction",
     "nodes",
     "pubsub",
@@ -80,6 +90,8 @@ __all__ = [
     "ExecutionError",
     "ExecutionInfo",
     "ExecutorConfig",
+    "MCPHttpParams",
+    "MCPStdioParams",
     "Node",
     "NodeBuilder",
     "NodeDefinitionError",
@@ -102,12 +114,15 @@ __all__ = [
     "call_batch",
     "call_sync",
     "comm",
+    "connect_mcp",
     "context",
+    "create_mcp_server",
     "errors",
     "execution",
     "execution_mode",
     "function_node",
     "graph",
+    "integrations",
     "interaction",
     "nodes",
     "pubsub",
