@@ -16,10 +16,15 @@ import runtree as rt
 from runtree.context.central import get_session
 from runtree.llm.tools import Parameter, Tool
 
-#: set when wait_forever starts / is cancelled (server side)
+#: set when wait_forever starts (server side)
 STARTED = asyncio.Event()
-CANCELLED = asyncio.Event()
-_counts = {"cancelled": 0}
+
+
+class Cancellations:
+    """How many wait_forever calls were cancelled, and an event set at each one."""
+
+    count = 0
+    event = asyncio.Event()
 
 
 @rt.function_node
@@ -79,8 +84,9 @@ async def wait_forever() -> str:
     try:
         await asyncio.Event().wait()
     except asyncio.CancelledError:
-        _counts["cancelled"] += 1
-        CANCELLED.set()
+        Cancellations.count += 1
+        event, Cancellations.event = Cancellations.event, asyncio.Event()
+        event.set()
         raise
     return "never"
 
@@ -94,11 +100,17 @@ async def wait_started(wait: float) -> bool:
 
 
 @rt.function_node
-async def cancellations(wait: float) -> int:
-    """How many wait_forever calls were cancelled (waits up to `wait` s for the first)."""
-    with contextlib.suppress(asyncio.TimeoutError):
-        await asyncio.wait_for(CANCELLED.wait(), wait)
-    return _counts["cancelled"]
+async def cancellations(more_than: int, wait: float) -> int:
+    """How many wait_forever calls were cancelled, once that is more than `more_than`
+    (waits up to `wait` seconds for it)."""
+    deadline = asyncio.get_running_loop().time() + wait
+    while Cancellations.count <= more_than:
+        left = deadline - asyncio.get_running_loop().time()
+        if left <= 0:
+            break
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(Cancellations.event.wait(), left)
+    return Cancellations.count
 
 
 @rt.function_node

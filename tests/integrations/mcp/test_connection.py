@@ -17,6 +17,7 @@ import runtree as rt
 from runtree.integrations.mcp import (
     MCPConnection,
     MCPConnectionError,
+    MCPTimeoutError,
     MCPToolError,
     MCPToolNode,
 )
@@ -214,6 +215,21 @@ def test_a_server_that_never_answers_times_out_and_is_stopped() -> None:
     with pytest.raises(MCPConnectionError, match="no answer within 0.5s"):
         rt.connect_mcp(silent, open_timeout=0.5)
     assert _children() == before
+
+
+def test_the_connection_timeout_bounds_each_tool_call() -> None:
+    @rt.function_node
+    async def hang() -> None:
+        """Never answers."""
+        await asyncio.Event().wait()
+
+    server = rt.create_mcp_server([hang, add], session=lambda: rt.Session(store=None))
+    with rt.connect_mcp(server, timeout=0.2) as client, rt.Session(store=None) as run:
+        with pytest.raises(MCPTimeoutError, match=r"^MCP tool 'hang' did not answer within 0.2s"):
+            rt.call_sync(client.tool("hang"))
+        assert rt.call_sync(client.tool("add"), a=1, b=2) == 3
+    assert [r.status for r in run.info.requests.values()] == ["failed", "succeeded"]
+    assert client.statistics().timed_out == 1
 
 
 def test_connection_state_errors() -> None:

@@ -58,13 +58,14 @@ async def test_one_server_run_serves_every_call(remote: MCPConnection) -> None:
 async def test_cancelling_a_call_reaches_the_server(remote: MCPConnection) -> None:
     before = remote.statistics().cancelled
     async with rt.Session(name="cancel") as session:
+        seen = await rt.call(remote.tool("cancellations"), more_than=-1, wait=0)
         task = asyncio.create_task(rt.call(remote.tool("wait_forever")))
         assert await rt.call(remote.tool("wait_started"), wait=30) is True
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         # the server's node saw the cancellation (it counts them)
-        assert await rt.call(remote.tool("cancellations"), wait=30) >= 1
+        assert await rt.call(remote.tool("cancellations"), more_than=seen, wait=30) == seen + 1
     record = next(r for r in session.info.requests.values() if r.node_name == "wait_forever")
     assert record.status == "cancelled"
     assert remote.statistics().cancelled == before + 1
@@ -84,28 +85,19 @@ async def test_bad_tool_names_and_arguments_are_one_line_errors(remote: MCPConne
     assert remote.statistics().calls == calls  # refused before anything was sent
 
 
-def test_stdio_timeout_reaches_the_server_and_the_connection_goes_on(tmp_path: Path) -> None:
-    with rt.connect_mcp(stdio_params(tmp_path), timeout=2) as server:
-        _check_timeout(server)
-
-
-def test_http_timeout_reaches_the_server(http_process: HttpServer) -> None:
-    with rt.connect_mcp(http_process.params(timeout=2)) as server:
-        _check_timeout(server)
-
-
-def _check_timeout(server: MCPConnection) -> None:
-    async def run() -> None:
-        async with rt.Session(store=None):
-            task = asyncio.create_task(rt.call(server.tool("wait_forever")))
-            assert await rt.call(server.tool("wait_started"), wait=30) is True
-            with pytest.raises(MCPTimeoutError, match="'wait_forever' did not answer within 2s"):
-                await task
-            assert await rt.call(server.tool("cancellations"), wait=30) >= 1
-            assert await rt.call(server.tool("add"), a=1, b=1) == 2
-
-    asyncio.run(run())
-    assert server.statistics().timed_out == 1
+async def test_a_timeout_reaches_the_server_and_the_connection_goes_on(
+    remote: MCPConnection,
+) -> None:
+    timed_out = remote.statistics().timed_out
+    async with rt.Session(store=None):
+        seen = await rt.call(remote.tool("cancellations"), more_than=-1, wait=0)
+        task = asyncio.create_task(remote.call_tool("wait_forever", timeout=2))
+        assert await rt.call(remote.tool("wait_started"), wait=30) is True
+        with pytest.raises(MCPTimeoutError, match="'wait_forever' did not answer within 2s"):
+            await task
+        assert await rt.call(remote.tool("cancellations"), more_than=seen, wait=30) == seen + 1
+        assert await rt.call(remote.tool("add"), a=1, b=1) == 2
+    assert remote.statistics().timed_out == timed_out + 1
 
 
 @pytest.mark.parametrize("transport", ["stdio", "http"])

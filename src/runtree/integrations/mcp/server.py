@@ -139,6 +139,7 @@ class MCPToolServer:
             server_name,
             instructions=instructions,
             lifespan=self._lifespan,
+            get_tool_input_schema=self._input_schema,
             on_list_tools=self._list_tools,
             on_call_tool=self._call_tool,
         )
@@ -196,7 +197,8 @@ class MCPToolServer:
             raise ConfigurationError(f"port must be an int in 0..65535, got {port!r}")
         app = self.lowlevel.streamable_http_app(streamable_http_path=path, host=host)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP, so that asyncio sets TCP_NODELAY on accepted connections
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
@@ -215,6 +217,10 @@ class MCPToolServer:
     async def _lifespan(self, _server: Server[_Run]) -> AsyncIterator[_Run]:
         async with self._make_session() as session:
             yield _Run(session, contextvars.copy_context())
+
+    def _input_schema(self, name: str) -> dict[str, Any] | None:
+        served = self._served.get(name)
+        return served.tool.to_json_schema() if served is not None else None
 
     async def _list_tools(
         self, ctx: ServerRequestContext[_Run], params: mcp_types.PaginatedRequestParams | None
