@@ -42,6 +42,21 @@ def nothing() -> None:
     """Returns None."""
 
 
+#: the tools TripWithTools uses, and whether it fails after them (set by the resume test)
+USE: dict[str, Any] = {}
+
+
+class TripWithTools(rt.Node[int]):
+    """Calls two MCP tools, then fails while USE["fail"] is set."""
+
+    async def invoke(self) -> int:
+        total = await rt.call(USE["add"], a=1, b=2)
+        total = await rt.call(USE["add"], a=total, b=10)
+        if USE["fail"]:
+            raise RuntimeError("the step after the tools failed")
+        return int(total)
+
+
 def _server() -> Any:
     return rt.create_mcp_server([add, pair, nothing], session=lambda: rt.Session(store=None))
 
@@ -87,6 +102,21 @@ async def test_calls_are_requests_of_the_run_with_tool_attributes(tmp_path: Path
         ("pair", ["x", ""]),
         ("nothing", None),
     ]
+
+
+def test_a_resumed_run_does_not_call_finished_tools_again(tmp_path: Path) -> None:
+    with rt.connect_mcp(_server()) as server:
+        USE.update(add=server.tool("add"), fail=True)
+        with (
+            pytest.raises(RuntimeError, match="after the tools"),
+            rt.Session(store=tmp_path / "j.db") as first,
+        ):
+            rt.call_sync(TripWithTools)
+        assert server.statistics().calls == 2
+        USE["fail"] = False
+        with rt.Session(store=tmp_path / "j.db", resume=first.run_id):
+            assert rt.call_sync(TripWithTools) == 13
+        assert server.statistics().calls == 2  # both answered from the journal
 
 
 async def test_invoke_sets_the_tool_call_attributes() -> None:

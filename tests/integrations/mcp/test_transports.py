@@ -7,6 +7,8 @@ import asyncio
 import gc
 import os
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from runtree.integrations.mcp import (
     MCPToolError,
 )
 from runtree.store import SqliteRunStore
-from tests.integrations.mcp.conftest import HttpServer, stdio_params
+from tests.integrations.mcp.conftest import ROOT, HttpServer, stdio_params
 
 
 def _mcp_threads() -> list[threading.Thread]:
@@ -121,6 +123,30 @@ def test_a_server_that_dies_mid_call_is_a_clear_error(transport: str, tmp_path: 
     finally:
         if process is not None:
             process.stop()
+
+
+def test_a_connection_left_open_is_closed_at_exit(tmp_path: Path) -> None:
+    """A script that opens a connection at import time and never closes it: the server
+    process ends with it, and the script exits at once."""
+    script = tmp_path / "script.py"
+    script.write_text(
+        "import runtree as rt\n"
+        "from tests.integrations.mcp.conftest import stdio_params\n"
+        "from pathlib import Path\n"
+        f"server = rt.connect_mcp(stdio_params(Path({str(tmp_path)!r})))\n"
+        "print(rt.call_sync(server.tool('whoami'))['pid'], flush=True)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-W", "error", str(script)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert _process_gone(int(done.stdout))
 
 
 def test_closing_leaves_no_process_thread_or_file(tmp_path: Path) -> None:

@@ -148,6 +148,12 @@ class Runner:
         self._closing = asyncio.Event()
         self._main = asyncio.current_task()
         started = time.perf_counter()
+        if self._close_requested:  # closed before the thread got here: do not connect
+            self._ended = True
+            self.opened.set_exception(
+                MCPConnectionError(f"connecting to MCP server {self.label} was abandoned")
+            )
+            return
         try:
             async with contextlib.AsyncExitStack() as stack:
                 client = await stack.enter_async_context(await self._client_for(stack))
