@@ -32,6 +32,7 @@ if TYPE_CHECKING:
         context,
         execution,
         graph,
+        integrations,
         interaction,
         nodes,
         pubsub,
@@ -40,6 +41,12 @@ if TYPE_CHECKING:
         store,
     )
     from runtree.context.central import execution_mode
+    from runtree.integrations.mcp import (
+        MCPHttpParams,
+        MCPStdioParams,
+        connect_mcp,
+        create_mcp_server,
+    )
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
     from runtree.interaction.flow import Flow
@@ -53,6 +60,8 @@ if TYPE_CHECKING:
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
+    # importing these needs no `mcp`; connecting or serving does (the `mcp` extra)
+    "integrations.mcp": ("MCPHttpParams", "MCPStdioParams", "connect_mcp", "create_mcp_server"),
     "interaction": ("broadcast", "call", "call_batch", "call_sync"),
     "interaction.flow": ("Flow",),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
@@ -67,6 +76,7 @@ _SUBPACKAGES = (
     "errors",
     "execution",
     "graph",
+    "integrations",
     "interaction",
     "nodes",
     "pubsub",
@@ -87,6 +97,8 @@ __all__ = [
     "ExecutorConfig",
     "FatalError",
     "Flow",
+    "MCPHttpParams",
+    "MCPStdioParams",
     "Node",
     "NodeBuilder",
     "NodeDefinitionError",
@@ -109,12 +121,15 @@ __all__ = [
     "call_batch",
     "call_sync",
     "comm",
+    "connect_mcp",
     "context",
+    "create_mcp_server",
     "errors",
     "execution",
     "execution_mode",
     "function_node",
     "graph",
+    "integrations",
     "interaction",
     "nodes",
     "pubsub",

@@ -18,6 +18,9 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
   completed request is on disk before its caller gets the result). ``resume``: the id of an
   earlier run whose completed requests answer the same requests of this run.
+
+Resources that belong to the run (an MCP connection opened in it, for example) register a
+closer with :meth:`Session.on_close`; they are closed when the session closes.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import inspect
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -62,7 +67,10 @@ __all__ = ["Session", "SessionStatistics"]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("runtree")
+
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
+Closer = Callable[[], Awaitable[None] | None]
 
 _background: set[asyncio.Task[Any]] = set()
 
@@ -186,6 +194,7 @@ class Session:
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
+        self._closers: list[Closer] = []
 
     # -- properties --------------------------------------------------------------------------
 
@@ -208,6 +217,29 @@ class Session:
         )
 
     # -- opening and closing -----------------------------------------------------------------
+
+    def on_close(self, closer: Closer) -> None:
+        """Call ``closer()`` (sync or async) when this session closes, after its body and
+        before the journal records how the run ended; the last registered runs first.
+
+        For resources that belong to the run. A closer that raises is logged and the others
+        still run; it never hides how the run ended.
+        """
+        if not callable(closer):
+            raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
+        if self._status == "closed":
+            raise SessionStateError(f"session {self.name or self.run_id!r} is closed")
+        self._closers.append(closer)
+
+    async def _run_closers(self) -> None:
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("session %s: closer %r failed", self.name or self.run_id, closer)
 
     def _open(self) -> None:
         if self._status != "unopened":
@@ -311,6 +343,8 @@ class Session:
         tb: TracebackType | None,
     ) -> None:
         self._begin_close()
+        if self._closers:
+            await self._run_closers()
         await self.publisher.aclose()
         self._close_journal(exc)
         self._translate(exc_type, exc)
@@ -339,6 +373,8 @@ class Session:
         private = self._private_loop
         if private is not None:
             try:
+                if self._closers:
+                    private.run_until_complete(self._run_closers())
                 private.run_until_complete(self.publisher.aclose())
                 self._close_journal(exc)
                 private.run_until_complete(private.shutdown_asyncgens())
@@ -346,11 +382,16 @@ class Session:
             finally:
                 private.close()
         else:
-            closing = asyncio.get_running_loop().create_task(self.publisher.aclose())
+            closing = asyncio.get_running_loop().create_task(self._close_in_background())
             _background.add(closing)
             closing.add_done_callback(_background.discard)
             closing.add_done_callback(lambda _: self._close_journal(exc))
         self._translate(exc_type, exc)
+
+    async def _close_in_background(self) -> None:
+        if self._closers:
+            await self._run_closers()
+        await self.publisher.aclose()
 
     # -- running from synchronous code -------------------------------------------------------
 
