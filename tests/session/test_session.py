@@ -195,13 +195,13 @@ async def test_on_close_runs_closers_last_first_before_the_journal_closes() -> N
 
     async def close_async() -> None:
         assert session.journal is not None
-        seen.append(f"async, session {session.status}, journal closed {session.journal._closed}")
+        seen.append(f"async, session {session.status}, journal {session.journal.status}")
 
     async with rt.Session(name="closers") as session:
         session.on_close(lambda: seen.append("sync"))
         session.on_close(close_async)
         assert seen == []
-    assert seen == ["async, session closed, journal closed False", "sync"]
+    assert seen == ["async, session closed, journal open", "sync"]
 
 
 def test_on_close_in_a_sync_session_and_a_failing_closer_is_logged(
