@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+import runtree as rt
 import runtree.graph as rg
 
 
@@ -54,3 +57,57 @@ def test_direction() -> None:
     assert graph.to_mermaid(direction="LR").startswith("flowchart LR\n")
     with pytest.raises(ValueError, match="direction must be one of TD, LR, BT, RL"):
         graph.to_mermaid(direction="sideways")
+
+
+def run_and_walk(graph: rg.Graph, runs: int = 1) -> list[tuple[str, object]]:
+    async def main() -> list[tuple[str, object]]:
+        async with rt.Session(store=None) as session:
+            for _ in range(runs):
+                await graph.run({})
+        return [(r.node_name, r.attributes) for _, r in session.info.walk()]
+
+    return asyncio.run(main())
+
+
+def count_drawings(graph: rg.Graph, made: list[str]) -> None:
+    """Record in ``made`` each time ``graph`` draws itself."""
+    draw = graph.to_mermaid
+
+    def counted(*, direction: str = "TD") -> str:
+        made.append(graph.name)
+        return draw(direction=direction)
+
+    graph.to_mermaid = counted  # type: ignore[method-assign]
+
+
+def test_a_graph_request_carries_its_picture_made_once() -> None:
+    load, check = Load(), Check()
+    inner = rg.Graph(Left(), name="inner")
+    load >> check >> inner
+    graph = rg.Graph(load, name="flow")
+    expected = {"flow": graph.to_mermaid(), "inner": inner.to_mermaid()}
+    made: list[str] = []
+    count_drawings(graph, made)
+    count_drawings(inner, made)
+    walked = run_and_walk(graph, runs=3)
+    pictures = [(name, attrs) for name, attrs in walked if attrs]
+    assert pictures == [(name, {rg.MERMAID_ATTRIBUTE: expected[name]})
+                        for name in ("flow", "inner") * 3]  # fmt: skip
+    assert sorted(made) == ["flow", "inner"]  # once per graph, not per run or step
+    inner >> Right()  # any rewiring makes the next run draw the graph again
+    (picture,) = [attrs for name, attrs in run_and_walk(graph, runs=2) if name == "flow"][:1]
+    assert picture is not None and '["Right"]' in picture[rg.MERMAID_ATTRIBUTE]
+    assert sorted(made) == ["flow", "flow", "inner", "inner"]
+
+
+def test_run_sync_and_a_failed_run_carry_the_picture_too() -> None:
+    class Broken(rg.Node):
+        def exec(self, prep_res: object) -> None:
+            raise OSError("disk full")
+
+    graph = rg.Graph(Broken(), name="broken")
+    with rt.Session(store=None) as session, pytest.raises(OSError, match="disk full"):
+        graph.run_sync({})
+    (root,) = session.info.root_requests()
+    assert root.status == "failed"
+    assert root.attributes == {rg.MERMAID_ATTRIBUTE: graph.to_mermaid()}

@@ -16,7 +16,14 @@ import runtree.graph as rg
 from runtree.store import SqliteRunStore
 from runtree.store.record import RequestEnded, RequestStarted, RunEnded, RunStarted
 
-__all__ = ["LiveRun", "add_attributes", "build_demo", "build_large", "run_graph"]
+__all__ = [
+    "LiveRun",
+    "add_attributes",
+    "as_schema_v3",
+    "build_demo",
+    "build_large",
+    "run_graph",
+]
 
 # -- a small real run: nesting, a failure with a traceback, broadcasts, a model-like call ----
 
@@ -131,12 +138,31 @@ def add_attributes(path: Path, values: dict[str, dict[str, Any]]) -> None:
         conn.close()
 
 
+def as_schema_v3(path: Path) -> None:
+    """Turn a journal into what runtree wrote before schema 4: no ``requests.attributes``
+    column, no request indexes, version 3."""
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("DROP INDEX requests_by_seq")
+        conn.execute("DROP INDEX requests_by_parent")
+        conn.execute("ALTER TABLE requests DROP COLUMN attributes")
+        conn.execute("UPDATE runtree_schema SET version = 3")
+        conn.commit()
+    finally:
+        conn.close()
+
+
 # -- a big synthetic run ---------------------------------------------------------------------
+
+
+#: the attributes of the large run's model calls
+USAGE = {"runtree.kind": "llm", "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 7}
 
 
 def build_large(path: Path, *, requests: int = 100_000, fanout: int = 1000) -> str:
     """One finished run of ``requests`` requests: a root, ``requests // fanout`` batches under
-    it, and items under each batch (every 97th failed; modes mixed; overlapping in time)."""
+    it, and items under each batch (every 97th failed; every 10th a model call with token
+    usage in its attributes; modes mixed; overlapping in time)."""
     run_id = f"large{requests:09d}".ljust(32, "0")
     start = time.time() - 120
     batches = max(1, (requests - 1) // (fanout + 1))
@@ -163,10 +189,11 @@ def build_large(path: Path, *, requests: int = 100_000, fanout: int = 1000) -> s
                 else None
             )
             output = None if failed else json.dumps(i * 2)
+            attributes = json.dumps(USAGE) if i % 10 == 5 else None
             store.write(
                 RequestEnded(
                     "failed" if failed else "succeeded", output, None, 0, error, t1, 0,
-                    run_id, rid,
+                    attributes, run_id, rid,
                 )
             )  # fmt: skip
 

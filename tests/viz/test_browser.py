@@ -83,9 +83,13 @@ async def test_search_timeline_events_and_graph(page: Any, demo: Demo, serve: Se
     await page.click('[data-tab="graph"]')
     await page.wait_for_selector("svg.graph .gnode")
     nodes = await page.locator("svg.graph .gnode .gname").all_text_contents()
-    assert sorted(nodes) == ["Check", "Done", "Wait"]
+    assert sorted(nodes) == ["Check", "Done", "Skip", "Wait"]  # as declared, Skip untaken
     assert "2 steps" in (await page.text_content('svg.graph [data-node="Check"]') or "")
+    assert "not run" in (
+        await page.text_content('svg.graph .gnode.unvisited[data-node="Skip"]') or ""
+    )
     assert await page.locator("svg.graph .edge.taken").count() == 3
+    assert await page.locator("svg.graph .edge:not(.taken)").count() == 1
     await screenshot(page, "05-graph")
 
 

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import runtree as rt
+import runtree.graph as rg
 from runtree.store.schema import SCHEMA_VERSION
 from runtree.viz.document import graph_view, parse_mermaid, report_document, request_view
 from runtree.viz.errors import JournalProblem
 from runtree.viz.live import LiveFeed
 from runtree.viz.query import JournalReader
 from tests.viz.conftest import Demo
-from tests.viz.journals import LiveRun, add_attributes, build_large, make_graph
+from tests.viz.journals import LiveRun, add_attributes, as_schema_v3, build_large, make_graph
 
 
 def digest(path: Path) -> str:
@@ -106,26 +111,122 @@ def test_events_and_timeline(demo: Demo) -> None:
 def test_a_graph_run_as_a_picture(demo: Demo) -> None:
     with JournalReader(demo.path).open() as query:
         (graph,) = query.graph_runs(demo.graph)
-        assert graph["node_name"] == "retry-loop"
+        assert graph["node_name"] == "retry-loop" and graph["status"] == "succeeded"
+        # the graph's request recorded its picture when it ran (runtree.graph.mermaid)
+        declared = query.attributes(demo.graph, graph["request_id"])[rg.MERMAID_ATTRIBUTE]
+        assert declared == make_graph().to_mermaid()
         view = graph_view(query, demo.graph, graph["request_id"])
+    assert view["declared"] and view["start"] == "Check"
     assert [step["node"] for step in view["path"]] == ["Check", "Wait", "Check", "Done"]
+    assert [step["action"] for step in view["path"]] == ["again", None, "ok", None]
+    visits = {n["name"]: (n["visits"], n["declared"], n["shape"]) for n in view["nodes"]}
+    assert visits == {"Check": (2, True, "node"), "Wait": (1, True, "node"),
+                      "Done": (1, True, "node"), "Skip": (0, True, "node")}  # fmt: skip
+    edges = {(e["from"], e["to"], e["action"]): e["count"] for e in view["edges"]}
+    assert edges == {("Check", "Wait", "again"): 1, ("Wait", "Check", "default"): 1,
+                     ("Check", "Done", "ok"): 1, ("Check", "Skip", "skip"): 0}  # fmt: skip
+
+
+def test_a_graph_run_without_its_picture_is_drawn_from_its_steps(demo: Demo) -> None:
+    as_schema_v3(demo.path)  # no attributes: only the steps say what the graph is
+    with JournalReader(demo.path).open() as query:
+        (graph,) = query.graph_runs(demo.graph)
+        view = graph_view(query, demo.graph, graph["request_id"])
+    assert not view["declared"] and view["start"] == "Check"
     assert {n["name"]: n["visits"] for n in view["nodes"]} == {"Check": 2, "Wait": 1, "Done": 1}
     edges = {(e["from"], e["to"], e["action"]): e["count"] for e in view["edges"]}
     assert edges == {("Check", "Wait", "again"): 1, ("Wait", "Check", "default"): 1,
                      ("Check", "Done", "ok"): 1}  # fmt: skip
-    assert not view["declared"]
-    # with the graph's declared structure (recorded as an attribute), untaken paths show too
-    add_attributes(
-        demo.path, {graph["request_id"]: {"runtree.graph.mermaid": make_graph().to_mermaid()}}
-    )
-    with JournalReader(demo.path).open() as query:
-        view = graph_view(query, demo.graph, graph["request_id"])
+
+
+class Pick(rg.Node):
+    def post(self, shared: Any, prep_res: Any, exec_res: Any) -> str:
+        return "left" if self.params["n"] % 2 else "right"
+
+
+class Side(rg.Node):
+    pass
+
+
+class Boom(rg.Node):
+    def exec(self, prep_res: Any) -> None:
+        raise OSError("disk full")
+
+
+class Pairs(rg.BatchGraph):
+    def prep(self, shared: Any) -> list[dict[str, Any]]:
+        return [{"n": 1}, {"n": 2}, {"n": 3}]
+
+
+def run_in_journal(path: Path, graph: rg.BaseNode) -> str:
+    async def main() -> str:
+        async with rt.Session(store=path, name="graphs") as session:
+            with contextlib.suppress(OSError):
+                await graph.run({})
+        return session.run_id
+
+    return asyncio.run(main())
+
+
+def test_a_batch_graph_is_one_picture_of_all_its_runs(tmp_path: Path) -> None:
+    pick = Pick()
+    pick - "left" >> Side(name="L")
+    pick - "right" >> Side(name="R")
+    run_id = run_in_journal(tmp_path / "j.db", Pairs(pick, name="pairs"))
+    with JournalReader(tmp_path / "j.db").open() as query:
+        (graph,) = query.graph_runs(run_id)  # the batch graph, not each of its runs
+        assert graph["node_name"] == "pairs"
+        view = graph_view(query, run_id, graph["request_id"])
+    assert [s["node"] for s in view["path"]] == ["Pick", "L", "Pick", "R", "Pick", "L"]
+    assert {n["name"]: n["visits"] for n in view["nodes"]} == {"Pick": 3, "L": 2, "R": 1}
+    edges = {(e["from"], e["to"], e["action"]): e["count"] for e in view["edges"]}
+    # each run's transitions on their own: no arrow from one run's end to the next's start
+    assert edges == {("Pick", "L", "left"): 2, ("Pick", "R", "right"): 1}
+
+
+def test_parallel_branches_and_a_failed_step(tmp_path: Path) -> None:
+    first = Side(name="first")
+    first >> [Side(name="b1"), Side(name="b2")] >> Boom()
+    run_id = run_in_journal(tmp_path / "j.db", rg.Graph(first, name="fan"))
+    with JournalReader(tmp_path / "j.db").open() as query:
+        (graph,) = query.graph_runs(run_id)  # the failed graph; not its parallel step
+        assert (graph["node_name"], graph["status"]) == ("fan", "failed")
+        view = graph_view(query, run_id, graph["request_id"])
     assert view["declared"]
-    skip = [n for n in view["nodes"] if n["name"] == "Skip"]
-    assert skip == [{"name": "Skip", "visits": 0, "failed": 0, "running": 0,
-                     "declared": True, "shape": "node"}]  # fmt: skip
-    untaken = [(e["from"], e["to"]) for e in view["edges"] if e["count"] == 0]
-    assert untaken == [("Check", "Skip")]
+    assert [(s["node"], s["status"]) for s in view["path"]] == [
+        ("first", "succeeded"), ("Parallel(b1, b2)", "succeeded"), ("Boom", "failed")
+    ]  # fmt: skip
+    nodes = {n["name"]: (n["visits"], n["failed"], n["shape"]) for n in view["nodes"]}
+    assert nodes == {
+        "first": (1, 0, "node"),
+        "Parallel(b1, b2)": (1, 0, "parallel"),
+        "b1": (1, 0, "node"),
+        "b2": (1, 0, "node"),
+        "Boom": (1, 1, "node"),
+    }
+    branches = {(e["from"], e["to"]): e["count"] for e in view["edges"] if e["kind"] == "branch"}
+    assert branches == {("Parallel(b1, b2)", "b1"): 1, ("Parallel(b1, b2)", "b2"): 1}
+
+
+def test_a_graph_still_running_is_found_by_its_steps(tmp_path: Path) -> None:
+    first = Side(name="first")
+    first >> [Side(name="b1"), Side(name="b2")] >> Side(name="last")
+    path = tmp_path / "j.db"
+    run_id = run_in_journal(path, rg.Graph(first, name="fan"))
+    # the rows as the journal holds them while the graph and its parallel step still run:
+    # started, with no output and no attributes yet
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "UPDATE requests SET status = 'running', output = NULL, attributes = NULL, "
+        "end_time = NULL WHERE node_name IN ('fan', 'Parallel(b1, b2)')"
+    )
+    conn.commit()
+    conn.close()
+    with JournalReader(path).open() as query:
+        (graph,) = query.graph_runs(run_id)
+        assert (graph["node_name"], graph["status"]) == ("fan", "running")
+        view = graph_view(query, run_id, graph["request_id"])
+    assert [s["node"] for s in view["path"]] == ["first", "Parallel(b1, b2)", "last"]
 
 
 def test_parse_mermaid_reads_what_to_mermaid_writes() -> None:
@@ -133,6 +234,7 @@ def test_parse_mermaid_reads_what_to_mermaid_writes() -> None:
         'flowchart TD\n    n0["a #quot;b#quot; #35;1"]\n    n1[["sub"]]\n    n0 -->|x#124;y| n1\n'
     )
     parsed = parse_mermaid(text)
+    assert parsed["start"] is None  # no `class ... start` line
     assert parsed["nodes"] == [
         {"name": 'a "b" #1', "shape": "node"},
         {"name": "sub", "shape": "graph"},
@@ -159,9 +261,20 @@ def test_reading_never_changes_the_file(demo: Demo) -> None:
 
 
 def test_an_older_journal_without_attributes_reads(demo: Demo) -> None:
+    as_schema_v3(demo.path)
     with JournalReader(demo.path).open() as query:
-        assert not query.has_attributes
-        assert query.version == SCHEMA_VERSION
+        assert not query.has_attributes and query.version == 3
+        run = query.run(demo.crawl)
+        assert run is not None and run["requests"] == 8 and not run["has_attributes"]
+        assert run["usage"] == {"input_tokens": None, "output_tokens": None, "cost": None}
+        (root,) = query.children(demo.crawl, None)["items"]
+        assert "attributes" not in root and root["children"] == 7
+        (failed,) = query.search(demo.crawl, status="failed")["items"]
+        detail = request_view(query, demo.crawl, failed["request_id"])
+        assert detail is not None and detail["attributes"] == {}
+        assert query.attributes(demo.crawl, failed["request_id"]) == {}
+        assert query.timeline(demo.crawl)["total"] == 8
+        assert len(report_document(query, demo.crawl)["requests"]) == 8
 
 
 @pytest.mark.parametrize(

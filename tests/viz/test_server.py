@@ -41,7 +41,7 @@ def test_the_api_answers_in_json(demo: Demo, serve: Serve) -> None:
     url = serve(demo.path)
     journal = get_json(url, "/api/journal")
     assert journal == {"path": str(demo.path), "schema_version": SCHEMA_VERSION,
-                       "has_attributes": False}  # fmt: skip
+                       "has_attributes": True}  # fmt: skip
     runs = get_json(url, "/api/runs?limit=1")
     assert (runs["total"], len(runs["runs"])) == (2, 1)
     assert set(runs["runs"][0]) >= {"run_id", "name", "status", "requests", "failed", "usage"}
@@ -61,7 +61,8 @@ def test_the_api_answers_in_json(demo: Demo, serve: Serve) -> None:
     assert [e["seq"] for e in events["items"]] == [2, 3]
     (graph,) = get_json(url, f"/api/runs/{demo.graph}/graphs")["items"]
     picture = get_json(url, f"/api/runs/{demo.graph}/graphs/{graph['request_id']}")
-    assert {n["name"] for n in picture["nodes"]} == {"Check", "Wait", "Done"}
+    assert {n["name"] for n in picture["nodes"]} == {"Check", "Wait", "Done", "Skip"}
+    assert picture["declared"] and picture["start"] == "Check"
 
 
 @pytest.mark.parametrize(

@@ -39,6 +39,7 @@ from runtree.graph.errors import (
 )
 from runtree.graph.graph import (
     DEFAULT_MAX_STEPS,
+    MERMAID_ATTRIBUTE,
     Graph,
     GraphResult,
     GraphStatistics,
@@ -64,6 +65,7 @@ __all__ = [
     "GraphResumeError",
     "GraphStatistics",
     "GraphWarning",
+    "MERMAID_ATTRIBUTE",
     "MaxStepsExceededError",
     "Node",
     "NodeStatistics",

@@ -5,6 +5,11 @@
 as its argument and the step's record as its output. Steps always run on the ``"async"``
 strategy (they share the caller's shared store); what they call inside may use any mode.
 
+``attributes`` (optional) are the step's request attributes (contract 1): the step's node
+sets them as its ``details["attributes"]`` before the work starts, so the request carries
+them whether the work succeeds or fails (a graph records its picture this way:
+``runtree.graph.mermaid``).
+
 ``run_step(name, label, ctx, work)`` is ``track`` for a step that may change the shared
 store: when the run is journaled, the step's record carries what it changed
 (``record["shared"]``, see :mod:`runtree.graph._changes`), and a step a resumed run answers
@@ -41,13 +46,20 @@ Record = dict[str, Any]
 
 
 class StepWork:
-    """The argument of a tracked step: what to run, and a readable label for the run tree."""
+    """The argument of a tracked step: what to run, a readable label for the run tree, and
+    the attributes its request carries (or ``None``)."""
 
-    __slots__ = ("label", "work")
+    __slots__ = ("attributes", "label", "work")
 
-    def __init__(self, work: Callable[[], Awaitable[Any]], label: str) -> None:
+    def __init__(
+        self,
+        work: Callable[[], Awaitable[Any]],
+        label: str,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
         self.work = work
         self.label = label
+        self.attributes = attributes
 
     def __repr__(self) -> str:
         return self.label
@@ -63,6 +75,9 @@ class _TrackedStep(RuntreeNode[Any]):
         self.step = step
 
     async def invoke(self) -> Any:
+        attributes = self.step.attributes
+        if attributes:  # a copy per request: the step's definition keeps the original
+            self.details["attributes"] = dict(attributes)
         return await self.step.work()
 
 
@@ -77,10 +92,17 @@ def tracked_class(name: str) -> type[_TrackedStep]:
     )
 
 
-async def track(name: str, work: Callable[[], Awaitable[T]], *, label: str) -> T:
-    """Run ``work()`` as a request named ``name`` of the current run (or of a new session)."""
+async def track(
+    name: str,
+    work: Callable[[], Awaitable[T]],
+    *,
+    label: str,
+    attributes: Mapping[str, Any] | None = None,
+) -> T:
+    """Run ``work()`` as a request named ``name`` of the current run (or of a new session),
+    carrying ``attributes``."""
     with execution_mode("async"):
-        result: T = await call(tracked_class(name), StepWork(work, label))
+        result: T = await call(tracked_class(name), StepWork(work, label, attributes))
     return result
 
 
@@ -167,11 +189,16 @@ class _StepRun:
 
 
 async def run_step(
-    name: str, label: str, ctx: StepContext, work: Callable[[], Awaitable[Record]]
+    name: str,
+    label: str,
+    ctx: StepContext,
+    work: Callable[[], Awaitable[Record]],
+    *,
+    attributes: Mapping[str, Any] | None = None,
 ) -> Record:
     """Run ``work()`` as the request ``name``; see the module docstring."""
     step = _StepRun(name, ctx, work)
-    return step.finish(await track(name, step.body, label=label))
+    return step.finish(await track(name, step.body, label=label, attributes=attributes))
 
 
 async def run_inline(name: str, ctx: StepContext, work: Callable[[], Awaitable[Record]]) -> Record:
@@ -181,9 +208,14 @@ async def run_inline(name: str, ctx: StepContext, work: Callable[[], Awaitable[R
 
 
 def run_step_sync(
-    name: str, label: str, ctx: StepContext, work: Callable[[], Awaitable[Record]]
+    name: str,
+    label: str,
+    ctx: StepContext,
+    work: Callable[[], Awaitable[Record]],
+    *,
+    attributes: Mapping[str, Any] | None = None,
 ) -> Record:
     """Blocking form of :func:`run_step` for code without a running event loop."""
     step = _StepRun(name, ctx, work)
-    record: Record = call_sync(tracked_class(name), StepWork(step.body, label))
+    record: Record = call_sync(tracked_class(name), StepWork(step.body, label, attributes))
     return step.finish(record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import warnings
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -36,6 +37,22 @@ __all__ = [
 
 #: The action of ``a >> b`` and of a ``post`` that returns ``None``.
 DEFAULT_ACTION = "default"
+
+# Bumped by every change of any node's wiring: what is derived from a graph's structure
+# (its Mermaid picture) is cached with the version it was made at.
+_wiring_changes = itertools.count(1)
+_wiring_version = 0
+
+
+def wiring_version() -> int:
+    """A number that changes whenever any node's wiring (or a graph's start) changes."""
+    return _wiring_version
+
+
+def wiring_changed() -> None:
+    global _wiring_version
+    _wiring_version = next(_wiring_changes)
+
 
 Shared = MutableMapping[str, Any]
 
@@ -244,6 +261,7 @@ class BaseNode:
                 "it once"
             )
         wiring[checked] = node
+        wiring_changed()
         return node
 
     def __rshift__(self, target: Any) -> Any:
@@ -308,7 +326,13 @@ class BaseNode:
         from runtree.graph.graph import GraphResult
 
         store, ctx = self._start(shared, params)
-        record = run_step_sync(self.name, self._label(), ctx, lambda: self._step_body(ctx))
+        record = run_step_sync(
+            self.name,
+            self._label(),
+            ctx,
+            lambda: self._step_body(ctx),
+            attributes=self._step_attributes(),
+        )
         return GraphResult.from_record(record, store)
 
     def _start(
@@ -336,9 +360,20 @@ class BaseNode:
         """This step's argument as shown in the run tree (part of its resume key)."""
         return f"step {self.name}"
 
+    def _step_attributes(self) -> Mapping[str, Any] | None:
+        """The attributes of this step's request (contract 1), or ``None``. Called once
+        per step: keep it cheap (graphs return their cached picture)."""
+        return None
+
     async def _step(self, ctx: StepContext) -> Record:
         """Run this node as one step; the step is a request of the run; returns its record."""
-        return await run_step(self.name, self._label(), ctx, lambda: self._step_body(ctx))
+        return await run_step(
+            self.name,
+            self._label(),
+            ctx,
+            lambda: self._step_body(ctx),
+            attributes=self._step_attributes(),
+        )
 
     async def _step_body(self, ctx: StepContext) -> Record:
         """The work of one step (inside its request)."""

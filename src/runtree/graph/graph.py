@@ -37,6 +37,7 @@ from runtree.graph.base import (
     conflict_record,
     conflicts_from,
     route,
+    wiring_version,
 )
 from runtree.graph.errors import (
     GraphDefinitionError,
@@ -48,6 +49,7 @@ from runtree.graph.shared import SharedConflict
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
+    "MERMAID_ATTRIBUTE",
     "UNMATCHED_POLICIES",
     "Graph",
     "GraphResult",
@@ -57,6 +59,9 @@ __all__ = [
 ]
 
 DEFAULT_MAX_STEPS = 1000
+#: the request attribute holding a graph's picture (``to_mermaid()``): ``runtree viz``
+#: draws the steps a run took on it, untaken nodes and transitions included
+MERMAID_ATTRIBUTE = "runtree.graph.mermaid"
 UnmatchedPolicy = Literal["stop", "raise"]
 UNMATCHED_POLICIES: tuple[str, ...] = get_args(UnmatchedPolicy)
 
@@ -192,6 +197,8 @@ class Graph(BaseNode):
         self.max_steps = max_steps
         self.on_unmatched: UnmatchedPolicy = on_unmatched
         self._counts = dict.fromkeys(("runs", "completed", "unmatched", "failed", "steps"), 0)
+        # (wiring version, start node, attributes): the picture each run's request carries
+        self._picture: tuple[int, BaseNode | None, Mapping[str, Any] | None] | None = None
 
     def start(self, node: BaseNode | Sequence[BaseNode]) -> Any:
         """Make ``node`` the start node; returns it, so wiring can go on:
@@ -247,6 +254,20 @@ class Graph(BaseNode):
         from runtree.graph.mermaid import to_mermaid
 
         return to_mermaid(self, direction=direction)
+
+    def _step_attributes(self) -> Mapping[str, Any] | None:
+        """``{"runtree.graph.mermaid": self.to_mermaid()}``, made once and again only after
+        some wiring changed (so a run step costs a comparison, not a walk of the graph)."""
+        version, start = wiring_version(), self.start_node
+        cached = self._picture
+        if cached is not None and cached[0] == version and cached[1] is start:
+            return cached[2]
+        try:
+            attributes: Mapping[str, Any] | None = {MERMAID_ATTRIBUTE: self.to_mermaid()}
+        except GraphDefinitionError:  # no start node: the run itself says so
+            attributes = None
+        self._picture = (version, start, attributes)
+        return attributes
 
     # -- running -----------------------------------------------------------------------------
 

@@ -8,17 +8,23 @@
         instrument(session)                     # the global tracer provider
         await rt.call(Agent, "question")
 
+The observer is a subscriber of the session's publisher: spans are made from the
+``RequestCreation``, ``RequestSuccess`` and ``RequestFailure`` messages on the
+subscriber's own thread, never on the event loop, so tracing costs a run only the
+publishing it does anyway and cannot break it. Everything a span needs is in the messages
+(the request's attributes travel in ``RequestSuccess.attributes`` /
+``RequestFailure.attributes``): nothing is looked up in the session afterwards.
+
 A span starts when a request is created and ends when it ends, with the request's own start
-and end times. Its parent is the span of the request that made the call, across nested,
-parallel (``call_batch``, ``gather``) and process-executed calls (those made inside a
-process worker arrive when the worker's request returns, and are traced from their
-records); a call made outside any node is a child of the span that was current when
-:func:`instrument` was called (if any). Spans carry ``runtree.*`` attributes (node name,
-request and run ids, execution mode, status) and the request's own attributes (the GenAI
-names for model and tool calls: ``gen_ai.operation.name``, ``gen_ai.request.model``,
-``gen_ai.usage.input_tokens``...). A model call's span is named ``chat <model>``, a tool
-call's ``execute_tool <tool>``, an agent's ``invoke_agent <agent>``, following the GenAI
-semantic conventions; other spans are named after their node.
+and end times. Its parent is the span of the request that made the call, across nested and
+parallel (``call_batch``, ``gather``) calls; a call made outside any node is a child of the
+span that was current when :func:`instrument` was called (if any). Spans carry
+``runtree.*`` attributes (node name, request and run ids, execution mode, status) and the
+request's own attributes (the GenAI names for model and tool calls:
+``gen_ai.operation.name``, ``gen_ai.request.model``, ``gen_ai.usage.input_tokens``...). A
+model call's span is named ``chat <model>``, a tool call's ``execute_tool <tool>``, an
+agent's ``invoke_agent <agent>``, following the GenAI semantic conventions; other spans
+are named after their node.
 
 runtree sets up no exporter and no vendor: spans go to the tracer provider you pass, or
 to the global one (``opentelemetry.trace.set_tracer_provider``). See
@@ -55,8 +61,6 @@ _SCOPE = "runtree"
 #: messages buffered for the observer (it never slows a run; see the publisher's statistics)
 _BUFFER = 1_000_000
 _VALUE_TYPES = (str, bool, int, float)
-#: remote spans kept as possible parents of the remote requests that follow them
-_REMOTE_KEPT = 10_000
 
 
 def _ns(seconds: float | None) -> int | None:
@@ -101,14 +105,11 @@ class OpenTelemetryObserver:
     def __init__(self, *, tracer_provider: TracerProvider | None = None) -> None:
         provider = tracer_provider or trace.get_tracer_provider()
         self.tracer = provider.get_tracer(_SCOPE, _version())
-        self._spans: dict[str, Span] = {}
-        self._waiting: dict[str, list[Any]] = {}  # parent id -> remote records
-        self._remote: dict[str, Span] = {}  # the latest remote spans: parents of the next
+        self._spans: dict[str, Span] = {}  # request id -> the span of a running request
         self._lock = threading.Lock()
         self._root_context = otel_context.get_current()
         self._session: Any = None
         self._subscription: Any = None
-        self._previous_remote: Any = None
         self.run_id = ""
 
     # -- attaching ---------------------------------------------------------------------------
@@ -129,13 +130,13 @@ class OpenTelemetryObserver:
 
     def detach(self) -> None:
         """Stop tracing; spans of requests still running end now, marked unfinished."""
-        session, self._session = self._session, None
+        with self._lock:
+            session, self._session = self._session, None
+            spans, self._spans = self._spans, {}
         if session is None:
             return
         with contextlib.suppress(ConfigurationError):  # already gone with the publisher
             session.publisher.unsubscribe(self._subscription)
-        with self._lock:
-            spans, self._spans = self._spans, {}
         for span in spans.values():
             span.set_attribute("runtree.status", "unfinished")
             span.end()
@@ -144,114 +145,59 @@ class OpenTelemetryObserver:
 
     def _on_message(self, message: Message) -> None:
         if isinstance(message, RequestCreation):
-            self._start(
-                message.request_id,
-                message.parent_id,
-                message.node_name,
-                message.mode,
-                message.start_time,
-            )
+            self._start(message)
         elif isinstance(message, RequestSuccess):
-            self._end(message.request_id, "succeeded", message.end_time, None)
+            self._end(message, "succeeded", None)
         elif isinstance(message, RequestFailure):
             status = "cancelled" if message.cancelled else "failed"
-            self._end(message.request_id, status, message.end_time, message.error)
+            self._end(message, status, message.error)
 
-    def _start(
-        self, request_id: str, parent_id: str | None, name: str, mode: str, start: float
-    ) -> None:
-        with self._lock:
+    def _start(self, message: RequestCreation) -> None:
+        parent_id, request_id, name = message.parent_id, message.request_id, message.node_name
+        with self._lock:  # held while the span opens: detach() then ends it too
+            if self._session is None:
+                return  # detached
             parent = self._spans.get(parent_id) if parent_id is not None else None
-            self._spans[request_id] = self._open(request_id, parent, name, mode, start)
-            waiting = self._waiting.pop(request_id, ())
-        for record in waiting:
-            self._trace_record(record)
+            context = (
+                trace.set_span_in_context(parent) if parent is not None else self._root_context
+            )
+            self._spans[request_id] = self.tracer.start_span(
+                name,
+                context=context,
+                kind=SpanKind.INTERNAL,
+                start_time=_ns(message.start_time),
+                attributes={
+                    "runtree.node.name": name,
+                    "runtree.request.id": request_id,
+                    "runtree.run.id": self.run_id,
+                    "runtree.execution.mode": message.mode,
+                },
+            )
 
-    def _open(
-        self, request_id: str, parent: Span | None, name: str, mode: str, start: float
-    ) -> Span:
-        context = trace.set_span_in_context(parent) if parent is not None else self._root_context
-        return self.tracer.start_span(
-            name,
-            context=context,
-            kind=SpanKind.INTERNAL,
-            start_time=_ns(start),
-            attributes={
-                "runtree.node.name": name,
-                "runtree.request.id": request_id,
-                "runtree.run.id": self.run_id,
-                "runtree.execution.mode": mode,
-            },
-        )
-
-    def _record(self, request_id: str) -> Any:
-        session = self._session
-        return session.info.requests.get(request_id) if session is not None else None
-
-    def _end(self, request_id: str, status: str, end: float, error: BaseException | None) -> None:
-        with self._lock:
-            span = self._spans.pop(request_id, None)
-        if span is None:
-            return
-        record = self._record(request_id)
-        attributes = getattr(record, "attributes", None) or {}
-        self._finish(span, status, end, error, attributes)
-
-    def _finish(
+    def _end(
         self,
-        span: Span,
+        message: RequestSuccess | RequestFailure,
         status: str,
-        end: float | None,
         error: BaseException | None,
-        attributes: Mapping[str, Any],
     ) -> None:
+        with self._lock:
+            span = self._spans.pop(message.request_id, None)
+        if span is None:  # created before the observer was attached
+            return
+        attributes = message.attributes or {}
         span.set_attribute("runtree.status", status)
         for key, value in attributes.items():
             if value is not None:
                 span.set_attribute(key, _attribute(value))
-        name = getattr(span, "name", None)
-        if isinstance(name, str):
-            new_name = _span_name(name, attributes)
-            if new_name != name:
-                span.update_name(new_name)
+        new_name = _span_name(message.node_name, attributes)
+        if new_name != message.node_name:
+            span.update_name(new_name)
         if error is not None:
             span.set_attribute("error.type", type(error).__qualname__)
             if status == "failed":
                 span.record_exception(error)
                 span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
-        span.end(end_time=_ns(end))
-
-    # -- requests made inside process workers ------------------------------------------------
-
-    def _on_remote(self, record: Any) -> None:
-        previous = self._previous_remote
-        if previous is not None:
-            previous(record)
-        self._trace_record(record)
-
-    def _trace_record(self, record: Any) -> None:
-        """A request that ran in a process worker and arrived ended: one span, start to end.
-        Its parent is the worker's request (whose creation the observer may not have seen
-        yet: then it waits for it) or an earlier remote request."""
-        parent_id = record.parent_id
-        with self._lock:
-            parent = None
-            if parent_id is not None:
-                parent = self._spans.get(parent_id) or self._remote.get(parent_id)
-                if parent is None:
-                    known = self._record(parent_id)
-                    if known is not None and known.status == "running":
-                        self._waiting.setdefault(parent_id, []).append(record)
-                        return
-            span = self._open(
-                record.request_id, parent, record.node_name, record.mode, record.start_time
-            )
-            self._remote[record.request_id] = span
-            while len(self._remote) > _REMOTE_KEPT:
-                self._remote.pop(next(iter(self._remote)))
-        error = record.error if record.status != "succeeded" else None
-        attributes = getattr(record, "attributes", None) or {}
-        self._finish(span, record.status, record.end_time, error, attributes)
+        span.end(end_time=_ns(message.end_time))
 
 
 def instrument(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runtree.graph import DEFAULT_ACTION, MERMAID_ATTRIBUTE
 from runtree.viz.query import MAX_PAGE, Query
 
 __all__ = ["graph_view", "llm_view", "parse_mermaid", "report_document", "request_view"]
@@ -86,8 +87,9 @@ def llm_view(detail: dict[str, Any]) -> dict[str, Any] | None:
 
 # -- graph pictures ---------------------------------------------------------------------------
 
-_NODE = re.compile(r'^\s*(\w+)(?:\["(.*)"\]|\[\["(.*)"\]\]|\{\{"(.*)"\}\}|\(\["(.*)"\]\))\s*$')
+_NODE = re.compile(r'^\s*(\w+)(?:\["(.*)"\]|\[\["(.*)"\]\]|\{\{"(.*)"\}\})\s*$')
 _EDGE = re.compile(r"^\s*(\w+)\s*(-->|-\.->)\s*(?:\|([^|]*)\|\s*)?(\w+)\s*$")
+_START = re.compile(r"^\s*class\s+(\w+)\s+start\s*$")
 
 
 def _unquote(text: str) -> str:
@@ -95,11 +97,16 @@ def _unquote(text: str) -> str:
 
 
 def parse_mermaid(text: str) -> dict[str, Any]:
-    """The nodes and edges of a flowchart written by ``Graph.to_mermaid()``."""
+    """The nodes, edges and start node of a flowchart written by ``Graph.to_mermaid()``."""
     names: dict[str, str] = {}
     shapes: dict[str, str] = {}
     edges: list[dict[str, Any]] = []
+    start: str | None = None
     for line in text.splitlines():
+        marked = _START.match(line)
+        if marked is not None:
+            start = marked.group(1)
+            continue
         edge = _EDGE.match(line)
         if edge is not None:
             source, arrow, label, target = edge.groups()
@@ -109,12 +116,11 @@ def parse_mermaid(text: str) -> dict[str, Any]:
             continue
         node = _NODE.match(line)
         if node is not None:
-            key, plain, graph, parallel, terminal = node.groups()
-            names[key] = _unquote(plain or graph or parallel or terminal or key)
-            shapes[key] = (
-                "graph" if graph else "parallel" if parallel else "start" if terminal else "node"
-            )
+            key, plain, graph, parallel = node.groups()
+            names[key] = _unquote(plain or graph or parallel or key)
+            shapes[key] = "graph" if graph else "parallel" if parallel else "node"
     return {
+        "start": None if start is None else names.get(start),
         "nodes": [{"name": names[k], "shape": shapes[k]} for k in names],
         "edges": [
             {**e, "from": names.get(e["from"], e["from"]), "to": names.get(e["to"], e["to"])}
@@ -123,35 +129,47 @@ def parse_mermaid(text: str) -> dict[str, Any]:
     }
 
 
+def _visit(nodes: dict[str, dict[str, Any]], name: str, status: str) -> None:
+    """Count a step of the node ``name`` (and whether it failed or is running)."""
+    node = nodes.setdefault(
+        name, {"name": name, "visits": 0, "failed": 0, "running": 0, "declared": False}
+    )
+    node["visits"] += 1
+    node["failed"] += status == "failed"
+    node["running"] += status == "running"
+
+
 def graph_view(query: Query, run_id: str, request_id: str) -> dict[str, Any]:
     """A graph run as a picture: its steps (visits, status) and the transitions taken, on
-    the graph's declared structure when the request recorded it (``runtree.graph.mermaid``)."""
+    the graph's declared structure when the request recorded it (``runtree.graph.mermaid``).
+
+    Each step's output is its record (``{"node", "action", "result", ...}``, see
+    ``runtree.graph.StepOutcome``); the transition after a step is its action. The runs of
+    a batch graph are drawn together, each run's transitions counted on their own."""
     steps = query.step_outcomes(run_id, request_id)
     nodes: dict[str, dict[str, Any]] = {}
     edges: dict[tuple[str, str, str], dict[str, Any]] = {}
     path: list[dict[str, Any]] = []
-    previous: tuple[str, str | None] | None = None
-    for step_id, name, status, action, _kind, label in steps:
+    previous: dict[str, tuple[str, str | None]] = {}  # the last step of each run
+    for step_id, name, status, action, label, parent in steps:
         if not isinstance(label, str) or not label.startswith("step "):
-            continue  # the UnmatchedAction record or another request, not a step
-        node = nodes.setdefault(
-            name, {"name": name, "visits": 0, "failed": 0, "running": 0, "declared": False}
-        )
-        node["visits"] += 1
-        node["failed"] += status == "failed"
-        node["running"] += status == "running"
+            continue  # a batch graph's run, the UnmatchedAction record: not steps
+        _visit(nodes, name, status)
         path.append({"request_id": step_id, "node": name, "status": status, "action": action})
-        if previous is not None:
-            key = (previous[0], name, previous[1] or "default")
+        before = previous.get(parent)
+        if before is not None:
+            key = (before[0], name, before[1] or DEFAULT_ACTION)
             edge = edges.setdefault(
                 key,
                 {"from": key[0], "to": name, "action": key[2], "count": 0, "kind": "action"},
             )
             edge["count"] += 1
-        previous = (name, action)
-    declared = query.attributes(run_id, request_id).get("runtree.graph.mermaid")
+        previous[parent] = (name, action if isinstance(action, str) else None)
+    declared = query.attributes(run_id, request_id).get(MERMAID_ATTRIBUTE)
+    start = path[0]["node"] if path else None
     if isinstance(declared, str):
         structure = parse_mermaid(declared)
+        start = structure["start"] or start
         for item in structure["nodes"]:
             node = nodes.setdefault(
                 item["name"],
@@ -162,14 +180,38 @@ def graph_view(query: Query, run_id: str, request_id: str) -> dict[str, Any]:
         for item in structure["edges"]:
             key = (item["from"], item["to"], item["action"])
             edges.setdefault(key, {**item, "count": 0})
+        _count_branches(query, run_id, nodes, edges, path)
     return {
         "request_id": request_id,
         "declared": isinstance(declared, str),
+        "start": start,
         "nodes": list(nodes.values()),
         "edges": list(edges.values()),
         "path": path[:MAX_PAGE],
         "truncated": len(steps) >= MAX_PAGE,
     }
+
+
+def _count_branches(
+    query: Query,
+    run_id: str,
+    nodes: dict[str, dict[str, Any]],
+    edges: dict[tuple[str, str, str], dict[str, Any]],
+    path: list[dict[str, Any]],
+) -> None:
+    """Count the branches that the parallel steps on ``path`` ran (children of the step,
+    drawn hanging from it by the declared dotted arrows)."""
+    parallel = {step["request_id"]: step["node"] for step in path
+                if nodes[step["node"]].get("shape") == "parallel"}  # fmt: skip
+    if not parallel:
+        return
+    for _, name, status, parent in query.branch_steps(run_id, list(parallel)):
+        _visit(nodes, name, status)
+        key = (parallel[parent], name, "")
+        edge = edges.setdefault(
+            key, {"from": key[0], "to": name, "action": "", "count": 0, "kind": "branch"}
+        )
+        edge["count"] += 1
 
 
 # -- the HTML report's data -------------------------------------------------------------------

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from runtree.graph import MERMAID_ATTRIBUTE
 from runtree.store.schema import SCHEMA_VERSION
 from runtree.viz.errors import JournalProblem
 from runtree.viz.shape import decode, detail, run_row, summary_row, usage
@@ -53,6 +54,9 @@ _USAGE = (
     "json_extract(attributes, '$.\"runtree.usage.cost\"') END)"
 )
 _NO_USAGE = "NULL, NULL, NULL"
+# graph steps (runtree.graph._tracking): their argument is a StepWork whose repr is the label
+_STEP_WORK = "inputs LIKE '%runtree.graph._tracking.StepWork%'"
+_LABEL = "CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$.args[0].repr') END"
 _RUN_COLUMNS = (
     "run_id, name, status, start_time, end_time, pid, host, process_marker, resumed_from, "
     "durability, root_node, root_inputs, error"
@@ -405,23 +409,61 @@ class Query:
         return path
 
     def step_outcomes(self, run_id: str, parent: str, *, limit: int = MAX_PAGE) -> list[Any]:
-        """The graph steps under ``parent``: node name, status, the action each returned."""
+        """The requests of the graph run ``parent``, in call order: ``[request_id, node name,
+        status, action, label, parent_id]``. The steps are its children labelled
+        ``step ...``; for a batch graph, the children of its runs (``run i of ...``)."""
         rows = self._rows(
-            "SELECT request_id, node_name, status, CASE WHEN json_valid(output) THEN "
-            "json_extract(output, '$.fields.action') END, "
-            "CASE WHEN json_valid(output) THEN json_extract(output, '$.type') END, "
-            "CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$.args[0].repr') END "
-            "FROM requests WHERE run_id = ? AND parent_id = ? ORDER BY seq LIMIT ?",
-            (run_id, parent, limit),
+            f"SELECT request_id, node_name, status, CASE WHEN json_valid(output) THEN "
+            f"json_extract(output, '$.action') END, {_LABEL}, parent_id FROM requests "
+            "WHERE run_id = ? AND (parent_id = ? OR parent_id IN (SELECT request_id FROM "
+            f"requests WHERE run_id = ? AND parent_id = ? AND {_STEP_WORK} AND {_LABEL} "
+            "LIKE 'run %')) ORDER BY seq LIMIT ?",
+            (run_id, parent, run_id, parent, limit),
         )
         return [list(row) for row in rows]
 
+    def branch_steps(self, run_id: str, parents: Sequence[str]) -> list[Any]:
+        """The branches the parallel steps ``parents`` ran: ``[request_id, node name,
+        status, parent_id]`` (at most ``MAX_PAGE``)."""
+        found: list[Any] = []
+        parents = list(parents)
+        for start in range(0, len(parents), 500):
+            chunk = parents[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            found += self._rows(
+                "SELECT request_id, node_name, status, parent_id FROM requests WHERE run_id = ? "
+                f"AND parent_id IN ({marks}) AND {_STEP_WORK} AND {_LABEL} LIKE 'step %' "
+                "ORDER BY seq LIMIT ?",
+                [run_id, *chunk, MAX_PAGE - len(found)],
+            )
+            if len(found) >= MAX_PAGE:
+                break
+        return [list(row) for row in found]
+
     def graph_runs(self, run_id: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        """The requests that ran a graph (``runtree.graph``): their id, name and status."""
+        """The requests that ran a graph (``runtree.graph``): their id, name and status.
+
+        A graph's request records its picture (the attribute ``runtree.graph.mermaid``); a
+        finished one returns its ``path``. One still running (or from a file without
+        attributes that did not succeed) is known by its steps: a step request whose own
+        children are steps or batch runs (a parallel step's branches are steps too: a
+        ``Parallel(...)`` is told apart by its name)."""
+        recorded = (
+            "CASE WHEN json_valid(attributes) THEN "
+            f"json_extract(attributes, '$.\"{MERMAID_ATTRIBUTE}\"') END IS NOT NULL OR "
+            if self.has_attributes
+            else ""
+        )
+        unfinished = "status = 'running'" if self.has_attributes else "status != 'succeeded'"
+        child_label = _LABEL.replace("inputs", "c.inputs")
         rows = self._rows(
-            f"SELECT {self._summary} FROM requests WHERE run_id = ? AND inputs LIKE "
-            "'%runtree.graph._tracking.StepWork%' AND CASE WHEN json_valid(inputs) THEN "
-            "json_extract(inputs, '$.args[0].repr') END LIKE 'run %' ORDER BY seq LIMIT ?",
+            f"SELECT {self._summary} FROM requests AS r WHERE run_id = ? AND {_STEP_WORK} "
+            f"AND {_LABEL} LIKE 'step %' AND ({recorded}"
+            "CASE WHEN json_valid(output) THEN json_type(output, '$.path') END = 'array' "
+            f"OR ({unfinished} AND node_name NOT LIKE 'Parallel(%' AND EXISTS (SELECT 1 "
+            "FROM requests AS c WHERE c.run_id = r.run_id AND c.parent_id = r.request_id "
+            f"AND c.{_STEP_WORK} AND ({child_label} LIKE 'step %' OR {child_label} LIKE "
+            "'run %')))) ORDER BY seq LIMIT ?",
             (run_id, limit),
         )
         return [summary_row(row) for row in rows]

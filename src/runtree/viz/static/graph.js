@@ -17,7 +17,7 @@
       if (!out.has(e.to)) out.set(e.to, []);
       out.get(e.from).push(e);
     });
-    var start = view.path.length ? view.path[0].node : names[0];
+    var start = view.start || (view.path.length ? view.path[0].node : names[0]);
     var order = [];
     var state = new Map();
     var back = new Set();
