@@ -1,0 +1,58 @@
+"""``runtree run``: run a node in a fresh session and print its result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from runtree.cli.execution import Durability, Mode, execute
+from runtree.cli.journal import DB_HELP
+from runtree.cli.target import TargetError, load_target, parse_arguments
+from runtree.store.journal import DEFAULT_STORE
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("run")
+    def run_command(
+        target: str = typer.Argument(..., help="The node: module:NodeClass (or module:function)."),
+        args: list[str] | None = typer.Argument(  # noqa: B008
+            None, help="Arguments: JSON when they parse as JSON (3, '\"x\"', '[1,2]'), else text."
+        ),
+        kw: list[str] | None = typer.Option(  # noqa: B008
+            None, "--kw", help="A keyword argument name=value (repeatable)."
+        ),
+        mode: Mode = typer.Option(  # noqa: B008
+            Mode.process, "--mode", help="Where the node runs (process: an isolated worker)."
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON document."),
+        name: str | None = typer.Option(None, "--name", help="The run's name."),
+        durability: Durability = typer.Option(  # noqa: B008
+            Durability.batch, "--durability", help="batch, or sync: each result on disk first."
+        ),
+        progress: bool | None = typer.Option(
+            None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."
+        ),
+        db: Path | None = typer.Option(None, "--db", help=DB_HELP),  # noqa: B008
+    ) -> None:
+        """Run a node in a fresh session and print its result (exit 1 if it fails)."""
+        try:
+            node = load_target(target)
+            call_args, call_kwargs = parse_arguments(args, kw)
+        except TargetError as exc:
+            raise typer.BadParameter(str(exc), param_hint="TARGET") from None
+        code = execute(
+            node,
+            call_args,
+            call_kwargs,
+            mode=mode.value,
+            store=db if db is not None else DEFAULT_STORE,
+            name=name or target.rpartition(":")[2],
+            durability=durability.value,
+            resume=None,
+            as_json=as_json,
+            progress=progress,
+        )
+        raise typer.Exit(code)
