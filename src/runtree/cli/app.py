@@ -6,6 +6,8 @@ command group is one import line and one entry in ``COMMAND_GROUPS``.
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from runtree.cli import resume as resume_group
@@ -17,7 +19,8 @@ __all__ = ["build_app"]
 
 HELP = """runtree: run nodes, and look at the runs the journal recorded.
 
-The journal is $RT_HOME/runtree.db, else ./.runtree/runtree.db (choose another with --db).
+The journal is $RT_HOME/runtree.db, else .runtree/runtree.db in this folder or the
+nearest folder above it that has a .runtree folder (choose another with --db).
 """
 
 #: the command groups, in the order ``--help`` lists their commands
@@ -29,6 +32,14 @@ COMMAND_GROUPS = (
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        import runtree
+
+        sys.stdout.write(f"runtree {runtree.__version__}\n")
+        raise typer.Exit(0)
+
+
 def build_app() -> typer.Typer:
     app = typer.Typer(
         name="runtree",
@@ -38,6 +49,19 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
+
+    @app.callback()
+    def options(
+        version: bool = typer.Option(
+            False,
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print runtree's version and exit.",
+        ),
+    ) -> None:
+        del version
+
     for group in COMMAND_GROUPS:
         group.register(app)
     return app

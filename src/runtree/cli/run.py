@@ -6,10 +6,16 @@ from pathlib import Path
 
 import typer
 
-from runtree.cli.execution import Durability, Mode, execute
-from runtree.cli.journal import DB_HELP
-from runtree.cli.target import TargetError, load_target, parse_arguments
-from runtree.store.journal import DEFAULT_STORE
+from runtree.cli.console import fail
+from runtree.cli.execution import Call, Durability, Mode, execute
+from runtree.cli.journal import DB_HELP, check_writable, journal_path
+from runtree.cli.target import (
+    TargetError,
+    TargetImportError,
+    check_arguments,
+    load_target,
+    parse_arguments,
+)
 
 __all__ = ["register"]
 
@@ -17,7 +23,9 @@ __all__ = ["register"]
 def register(app: typer.Typer) -> None:
     @app.command("run")
     def run_command(
-        target: str = typer.Argument(..., help="The node: module:NodeClass (or module:function)."),
+        target: str = typer.Argument(
+            ..., help="The node: module:NodeClass, module:function or path/to/file.py:Name."
+        ),
         args: list[str] | None = typer.Argument(  # noqa: B008
             None, help="Arguments: JSON when they parse as JSON (3, '\"x\"', '[1,2]'), else text."
         ),
@@ -33,22 +41,27 @@ def register(app: typer.Typer) -> None:
             Durability.batch, "--durability", help="batch, or sync: each result on disk first."
         ),
         progress: bool | None = typer.Option(
-            None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."
+            None, "--progress/--no-progress", help="Progress display (default: on a terminal)."
         ),
         db: Path | None = typer.Option(None, "--db", help=DB_HELP),  # noqa: B008
     ) -> None:
         """Run a node in a fresh session and print its result (exit 1 if it fails)."""
+        path = journal_path(db)
         try:
             node = load_target(target)
-            call_args, call_kwargs = parse_arguments(args, kw)
+        except TargetImportError as exc:
+            fail(str(exc))
         except TargetError as exc:
             raise typer.BadParameter(str(exc), param_hint="TARGET") from None
+        try:
+            call_args, call_kwargs = parse_arguments(args, kw)
+            check_arguments(node, call_args, call_kwargs)
+        except TargetError as exc:
+            raise typer.BadParameter(str(exc), param_hint="ARGS") from None
+        check_writable(path)
         code = execute(
-            node,
-            call_args,
-            call_kwargs,
-            mode=mode.value,
-            store=db if db is not None else DEFAULT_STORE,
+            [Call(node=node, args=call_args, kwargs=call_kwargs, mode=mode.value)],
+            store=path,
             name=name or target.rpartition(":")[2],
             durability=durability.value,
             resume=None,
