@@ -71,7 +71,8 @@ def test_a_failing_node_names_the_node_its_input_and_where(cli: Cli) -> None:
     error, hint = result.stderr.strip().splitlines()
     nodes_py = Path("tests", "store", "nodes.py")
     line = next(
-        n for n, text in enumerate((ROOT / nodes_py).read_text().splitlines(), 1)
+        n
+        for n, text in enumerate((ROOT / nodes_py).read_text().splitlines(), 1)
         if 'raise ValueError(f"failed after {total}")' in text
     )
     assert error.startswith("runtree: error: ValueError: failed after 3 in Fails(2) at ")
@@ -260,15 +261,11 @@ def test_inspect_loads_pickle_only_when_allowed(cli: Cli, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("content", "message"),
     [
+        (b"", "not a runtree NodeState"),
         (b"\x00\x01 not json", "not a runtree NodeState"),
         (b'{"hello": "world"}', "not a runtree NodeState"),
         (b'{"runtree": "NodeState", "version": 99}', "unsupported version"),
         (b"RTNS-PICKLE-1\nbroken", "corrupt pickle"),
-        (
-            b'{"runtree":"NodeState","version":1,"class":"nowhere_xyz:Node",'
-            b'"attributes":{},"details":{}}',
-            "cannot import",
-        ),
     ],
 )
 def test_inspect_corrupt_or_foreign_files_get_a_one_line_error(
@@ -279,10 +276,54 @@ def test_inspect_corrupt_or_foreign_files_get_a_one_line_error(
     result = cli("inspect", str(path), "--allow-pickle")
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
-    assert message in line and line.startswith("runtree: error: ")
+    assert message in line and line.startswith(f"runtree: error: {path}: ")
     _no_traceback(result)
+    assert path.read_bytes() == content
     missing = cli("inspect", str(tmp_path / "nope.json"))
-    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    assert missing.returncode == 1 and "cannot read it" in missing.stderr
+    folder = cli("inspect", str(tmp_path))
+    assert folder.returncode == 1 and "is a folder" in folder.stderr
+
+
+def test_inspect_never_imports_the_module_a_state_file_names(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "planted.py").write_text(
+        "import pathlib\n"
+        "pathlib.Path('imported.txt').write_text('ran')\n"
+        "import runtree as rt\n"
+        "class Job(rt.Node):\n"
+        "    async def invoke(self):\n"
+        "        return 1\n"
+    )
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps(
+            {
+                "runtree": "NodeState",
+                "version": 1,
+                "class": "planted:Job",
+                "name": "Job",
+                "attributes": {"x": 1},
+                "details": {},
+            }
+        )
+    )
+    shown = cli("inspect", str(path), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {
+        "class": "planted:Job",
+        "name": "Job",
+        "attributes": {"x": 1},
+        "details": {},
+    }
+    assert not (tmp_path / "imported.txt").exists()
+    imported = cli("inspect", str(path), "--allow-import", "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert (tmp_path / "imported.txt").read_text() == "ran"
+    path.write_text(path.read_text().replace("planted:Job", "nowhere_xyz:Node"))
+    refused = cli("inspect", str(path), "--allow-import")
+    assert (
+        refused.returncode == 1 and "cannot import node class 'nowhere_xyz:Node'" in refused.stderr
+    )
 
 
 def test_resume_finishes_a_failed_run_without_rerunning_completed_requests(

@@ -19,15 +19,17 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``runtree`` console script (and ``python -m runtree.cli``)."""
     try:
+        import rich
         import typer
-
-        from runtree.cli.app import build_app
     except ImportError as exc:  # typer or rich removed from the environment
         sys.stderr.write(
             f"runtree: the command line needs typer and rich ({exc.name} is missing); "
             "reinstall them with: pip install typer rich\n"
         )
         raise SystemExit(1) from None
+    del rich
+    from runtree.cli.app import build_app
+
     # click's exceptions, wherever this typer keeps its click (newer typers vendor it)
     click_errors: Any = sys.modules[typer.BadParameter.__module__]
     help_error = getattr(click_errors, "NoArgsIsHelpError", ())

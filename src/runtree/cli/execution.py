@@ -121,19 +121,35 @@ def execute(
         if display is not None:
             display.stop()
     failed = [o for o in outcomes if o.error is not None]
+    lost = _rows_lost(session)
     if as_json:
         _print_document(session.run_id, outcomes, resume=resume)
     else:
         for outcome in outcomes:
             if outcome.error is None:
                 _print_result(outcome.result)
+    if lost:
+        sys.stderr.write(
+            f"runtree: error: the journal {store} did not record all of run {short} "
+            f"({lost} rows lost)\n"
+        )
     if failed:
         for line in _failure_lines(store, session.run_id, outcomes):
             sys.stderr.write(line + "\n")
         return 1
+    if lost:
+        return 1
     if not as_json:
         sys.stderr.write(f"run {short} succeeded; see it with: runtree show {short}\n")
     return 0
+
+
+def _rows_lost(session: Any) -> int:
+    """Rows the journal could not write (a damaged or unwritable file)."""
+    journal = session.journal
+    if journal is None or journal.store is None:
+        return 0
+    return int(journal.statistics().store.rows_dropped)
 
 
 def _print_result(result: Any) -> None:

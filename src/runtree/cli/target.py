@@ -162,9 +162,9 @@ def load_target(spec: str) -> Any:
     _add_to_path(Path.cwd())
     file = None
     if _is_file_spec(module_name):
-        file = Path(module_name)
-        if not file.is_file():
+        if not Path(module_name).is_file():
             raise TargetError(f"no such file: {module_name}")
+        file = Path(module_name).resolve()
         module_name, folder = module_for_file(file)
         _add_to_path(folder)
     obj = resolve_attribute(import_module(module_name, file=file), qualname, spec)
