@@ -412,3 +412,39 @@ def test_the_progress_display_counts_requests_and_shows_broadcasts(
     assert "running" in terminal and "finished" in terminal
     assert "/300" not in terminal  # no total that only counts the requests made so far
     assert "leaf 0" in terminal and "leaf 299" in terminal  # broadcast items, above the bar
+
+
+def test_ctrl_c_stops_the_run_and_says_how_to_resume_it(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import signal
+    import time
+
+    (tmp_path / "slow.py").write_text(
+        "import asyncio, pathlib\n"
+        "async def slow():\n"
+        "    pathlib.Path('started').write_text('')\n"
+        "    await asyncio.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtree.cli", "run", "slow.py:slow", "--mode", "async"],
+        cwd=tmp_path,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists():  # the node is running
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    (line,) = err.splitlines()
+    assert line.startswith("runtree: interrupted (run ") and "; resume it: runtree resume " in line
