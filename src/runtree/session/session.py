@@ -15,9 +15,10 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   strategies by mode name.
 * ``store``: the run journal (:mod:`runtree.store`): by default ``$RT_HOME/runtree.db``, else
   the nearest ``.runtree/runtree.db`` (``default_store_path``); a path or a ``RunStore``
-  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
-  completed request is on disk before its caller gets the result). ``resume``: the id of an
-  earlier run whose completed requests answer the same requests of this run.
+  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (written within
+  ~100 ms and on exit) or ``"sync"`` (a completed request is on disk before its caller gets
+  the result). ``resume``: the id of an earlier run whose completed requests answer the same
+  requests of this run.
 """
 
 from __future__ import annotations
