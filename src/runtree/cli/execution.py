@@ -16,9 +16,9 @@ from typing import Any
 
 from runtree._json import to_jsonable, type_name
 from runtree.cli.console import fail, one_line
-from runtree.cli.journal import quiet_reader
 from runtree.cli.progress import ProgressDisplay
 from runtree.errors import RuntreeError
+from runtree.store import SqliteRunStore
 from runtree.store.record import StoredRequest
 
 __all__ = ["Call", "Durability", "Mode", "execute"]
@@ -244,15 +244,12 @@ def _failure_lines(store: Path, run_id: str, outcomes: list[_Outcome]) -> list[s
     short = run_id[:12]
     roots: list[Any] = []
     requests: list[StoredRequest] = []
-    reader = quiet_reader(store)
-    if reader is not None:
-        try:
+    try:  # the command writes this journal anyway: a plain store, which tidies up on close
+        with SqliteRunStore(store) as reader:
             roots = reader.get_roots(run_id)
             requests = reader.get_requests(run_id)
-        except RuntreeError:
-            pass
-        finally:
-            reader.close()
+    except RuntreeError:  # no details, then: the error line says what failed
+        pass
     lines = []
     for index, outcome in enumerate(outcomes):
         error = outcome.error

@@ -24,7 +24,7 @@ from runtree.store import SqliteRunStore, default_store_path
 from runtree.store.errors import SchemaVersionError, StoreError
 from runtree.store.schema import SCHEMA_VERSION, read_version
 
-__all__ = ["DB_HELP", "check_writable", "journal_path", "quiet_reader", "reading"]
+__all__ = ["DB_HELP", "check_writable", "journal_path", "reading"]
 
 DB_HELP = (
     "The journal file (default: $RT_HOME/runtree.db, else the nearest .runtree/runtree.db "
@@ -192,12 +192,3 @@ def check_writable(path: Path) -> None:
             fail(f"cannot create {path}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         fail(f"cannot journal in {folder}: the folder is read-only (choose another --db)")
-
-
-def quiet_reader(path: Path) -> SqliteRunStore | None:
-    """The journal open read-only, or ``None`` if it cannot be (for optional details)."""
-    store = _ReadOnlyStore(path)
-    try:
-        return store.open()
-    except (StoreError, OSError):
-        return None

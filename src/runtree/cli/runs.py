@@ -77,7 +77,7 @@ def register(app: typer.Typer) -> None:
 
         with reading(db) as store:
             runs = store.list_runs(limit=limit, name=name)
-        path = journal_path(db)
+        path = journal_path(db).absolute()
         if as_json:
             sys.stdout.write(json.dumps([r.to_dict() for r in runs], indent=2) + "\n")
         elif not runs:
