@@ -206,6 +206,7 @@ class RTState:
             self.info.set_output(record, output)
             return output
         record.error = error
+        self.info.finish(record)
         if not isinstance(error, asyncio.CancelledError):
             self.logger.info(
                 "request %s (%s) failed: %s: %s",
