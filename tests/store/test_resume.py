@@ -172,3 +172,81 @@ async def test_a_run_still_running_cannot_be_resumed(db: Path) -> None:
         async with session:
             pass
     assert session.status == "unopened"  # nothing was left half open
+
+
+# -- resume never loads a pickle it cannot authenticate -------------------------------------
+
+
+def _plant(db: Path, run_id: str, node_name: str, blob: bytes) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute(
+            "UPDATE requests SET replay = ? WHERE run_id = ? AND node_name = ?",
+            (blob, run_id, node_name),
+        )
+    finally:
+        conn.close()
+
+
+class _Planted:
+    """Unpickling this runs code: it creates the file named by its argument."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("how", ["unsealed", "resealed-with-another-key", "bit-flip"])
+async def test_a_tampered_pickle_is_refused_before_anything_runs(
+    db: Path, executions_file: Path, tmp_path: Path, how: str
+) -> None:
+    import pickle
+
+    from runtree.store.value import seal
+
+    async with rt.Session(store=db) as first:
+        await rt.call(Pair, 2)
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps(_Planted(str(marker)))
+    if how == "unsealed":
+        blob = evil
+    elif how == "resealed-with-another-key":
+        blob = seal(os.urandom(32), evil)
+    else:
+        with SqliteRunStore(db, readonly=True) as store:
+            assert store.replay_key is not None
+            blob = bytearray(seal(store.replay_key, pickle.dumps((2, -2))))
+        blob[-3] ^= 0x01
+        blob = bytes(blob)
+    _plant(db, first.run_id, "Pair", blob)
+    clear_executions(executions_file)
+    with pytest.raises(ResumeError, match="fails its integrity check") as caught:
+        async with rt.Session(store=db, resume=first.run_id):
+            await rt.call(Pair, 2)
+    assert "\n" not in str(caught.value) and str(db) in str(caught.value)
+    assert not marker.exists()
+    assert executions(executions_file) == []  # refused at open: nothing ran
+
+
+async def test_replay_pickles_are_sealed_with_the_key_beside_the_journal(db: Path) -> None:
+    from runtree.store.file import key_path
+    from runtree.store.value import unseal
+
+    async with rt.Session(store=db) as first:
+        await rt.call(MakePoint, 1)
+    key = key_path(db).read_bytes()
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        (blob,) = conn.execute(
+            "SELECT replay FROM requests WHERE run_id = ?", (first.run_id,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert unseal(key, blob) is not None
+    assert unseal(os.urandom(32), blob) is None

@@ -462,7 +462,8 @@ class Journal:
         if failure is None:
             return None
         lost = store.statistics().rows_lost
-        return StoreError(f"run {self.run_id}: {lost} journal rows were lost; first: {failure}")
+        rows = "row was" if lost == 1 else "rows were"
+        return StoreError(f"run {self.run_id}: {lost} journal {rows} lost; first: {failure}")
 
     # -- reading back (RequestArchive: ``Session.info`` asks for what left memory) ----------
 

@@ -345,8 +345,9 @@ class JournalWriter:
                 self.errors += 1
                 self.rows_lost += rows
                 reason = describe_sqlite_error(exc) if isinstance(exc, sqlite3.Error) else exc
+                what = "1 row" if rows == 1 else f"{rows} rows"
                 error = StoreError(
-                    f"run journal {str(self.path)!r}: {rows} rows could not be written: {reason}"
+                    f"run journal {str(self.path)!r}: {what} could not be written: {reason}"
                 )
                 if self.failure is None:
                     self.failure = error
