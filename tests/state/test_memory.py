@@ -55,7 +55,7 @@ def test_a_parent_with_many_finished_children_holds_only_the_recent_ones() -> No
         _end(info, info.add_request(_record(f"c{i}", "root")))
         _end(info, info.add_request(_record(f"top{i}", None)))
     assert len(info.get("root").children) <= 2 * (10 + 1) + 16
-    assert len(info._roots) <= 2 * (10 + 1) + 17  # noqa: SLF001 - the bound itself
+    assert len(info._roots) <= 2 * (10 + 1) + 17
     assert info.statistics().kept == 11
 
 

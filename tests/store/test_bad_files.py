@@ -57,9 +57,8 @@ def _one_line(error: BaseException, path: Path) -> str:
 def _refused_everywhere(path: Path, match: str, error: type[Exception] = StoreError) -> None:
     """Session and the read-only store both refuse ``path``, and nothing changes."""
     before = _fingerprint(path.parent) if path.parent.exists() else {}
-    with pytest.raises(error, match=match) as caught:
-        with rt.Session(store=path):
-            pytest.fail("the session must not open")
+    with pytest.raises(error, match=match) as caught, rt.Session(store=path):
+        pytest.fail("the session must not open")
     _one_line(caught.value, path)
     with pytest.raises(error, match=match) as caught:
         SqliteRunStore(path, readonly=True).open()

@@ -82,9 +82,9 @@ def test_an_old_uncommitted_write_makes_the_next_caller_wait(db: Path) -> None:
 
 def _limit_pages(store: SqliteRunStore, extra: int) -> None:
     """Make the file full after ``extra`` more pages (SQLite's max_page_count)."""
-    writer = store._writer  # noqa: SLF001 - the test reaches the real connection
-    assert writer is not None and writer._conn is not None  # noqa: SLF001
-    conn = writer._conn  # noqa: SLF001
+    writer = store._writer
+    assert writer is not None and writer._conn is not None
+    conn = writer._conn
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count = {pages + extra}")
 
@@ -111,15 +111,15 @@ async def test_with_sync_durability_a_failed_write_fails_the_call(db: Path) -> N
     async def big(i: int) -> str:
         return "x" * 20_000 + str(i)
 
-    with SqliteRunStore(db) as store:
-        with pytest.raises(
-            StoreError, match="journal rows? (was|were) lost"
-        ):  # reported again on exit
-            async with rt.Session(store=store, durability="sync"):
-                _limit_pages(store, 2)
-                with pytest.raises(StoreError, match="disk is full"):
-                    for i in range(50):
-                        await rt.call(big, i)
+    with (
+        SqliteRunStore(db) as store,
+        pytest.raises(StoreError, match="journal rows? (was|were) lost"),
+    ):  # reported again on exit
+        async with rt.Session(store=store, durability="sync"):
+            _limit_pages(store, 2)
+            with pytest.raises(StoreError, match="disk is full"):
+                for i in range(50):
+                    await rt.call(big, i)
 
 
 _FULL_DISK = """
