@@ -10,23 +10,16 @@ with every request that had completed executed exactly once overall.
 from __future__ import annotations
 
 import collections
-import os
-import queue
 import signal
-import sqlite3
-import subprocess
-import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from runtree.store import SqliteRunStore
+from tests.store.child import Child, check_integrity
+from tests.store.child import label as label_of
 from tests.store.nodes import executions
 from tests.store.worker import EXPECTED
-
-ROOT = Path(__file__).resolve().parents[2]
-WAIT = 30.0  # seconds any expected line may take to arrive (bounded waits, no sleeps)
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
@@ -34,86 +27,9 @@ pytestmark = [
 ]
 
 
-class Worker:
-    def __init__(self, db: Path, executions_file: Path, *args: str, pause: str | None = None):
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "RT_TEST_EXECUTIONS": str(executions_file),
-        }
-        env.pop("RT_TEST_PAUSE_AT", None)
-        if pause is not None:
-            env["RT_TEST_PAUSE_AT"] = pause
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.store.worker", str(db), *args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        self.lines: queue.Queue[str | None] = queue.Queue()
-        self.seen: list[str] = []
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self.lines.put(line.rstrip("\n"))
-        self.lines.put(None)
-
-    def next_line(self) -> str | None:
-        try:
-            line = self.lines.get(timeout=WAIT)
-        except queue.Empty:
-            self.kill()
-            raise AssertionError(f"worker silent for {WAIT}s; saw {self.seen}") from None
-        if line is not None:
-            self.seen.append(line)
-        return line
-
-    def wait_for(self, predicate: object) -> str:
-        while True:
-            line = self.next_line()
-            if line is None:
-                raise AssertionError(f"worker ended early; saw {self.seen}; {self.stderr()}")
-            if callable(predicate) and predicate(line):
-                return line
-
-    def kill(self) -> None:
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=WAIT)
-
-    def rest(self) -> list[str]:
-        """Every line still to come (after the process ended)."""
-        out = []
-        while (line := self.next_line()) is not None:
-            out.append(line)
-        return out
-
-    def stderr(self) -> str:
-        assert self.proc.stderr is not None
-        return self.proc.stderr.read() if self.proc.poll() is not None else "(running)"
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.kill()
-        for stream in (self.proc.stdout, self.proc.stderr):
-            if stream is not None:
-                stream.close()
-
-
-def _label(node_name: str, inputs: dict[str, list[int]]) -> str:
-    args = inputs["args"]
-    return node_name if not args else f"{node_name} {args[0]}"
-
-
-def _check_integrity(db: Path) -> None:
-    conn = sqlite3.connect(db)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-    finally:
-        conn.close()
+def _worker(db: Path, executions_file: Path, *args: str, pause: str | None = None) -> Child:
+    env = {"RT_TEST_PAUSE_AT": pause} if pause is not None else None
+    return Child("tests.store.worker", str(db), *args, executions_file=executions_file, env=env)
 
 
 KILL_POINTS = [
@@ -137,7 +53,7 @@ def test_kill_then_resume_executes_each_completed_request_once(
 ) -> None:
     db = tmp_path / "runtree.db"
     done_file = tmp_path / "executions.txt"
-    worker = Worker(db, done_file, pause=where if how == "pause" else None)
+    worker = _worker(db, done_file, pause=where if how == "pause" else None)
     try:
         run_id = worker.wait_for(lambda line: line.startswith("RUN ")).split()[1]
         if how == "pause":
@@ -159,19 +75,19 @@ def test_kill_then_resume_executes_each_completed_request_once(
     assert worker.proc.returncode == -signal.SIGKILL
     received = [line[5:] for line in worker.seen if line.startswith("DONE ")]
 
-    _check_integrity(db)
+    check_integrity(db)
     with SqliteRunStore(db) as store:
         run = store.get_run(run_id)
         assert run.status == "crashed", run
         before = store.get_requests(run_id)
-    completed = {_label(r.node_name, r.inputs) for r in before if r.status == "succeeded"}
+    completed = {label_of(r.node_name, r.inputs) for r in before if r.status == "succeeded"}
     for label in received:  # every result a caller got is in the journal
         if label == "batch":
             assert {f"Part {x}" for x in range(4)} <= completed
         else:
             assert label in completed, (label, completed)
 
-    resumed = Worker(db, done_file, "--resume", run_id)
+    resumed = _worker(db, done_file, "--resume", run_id)
     try:
         lines = resumed.rest()
     finally:
@@ -179,7 +95,7 @@ def test_kill_then_resume_executes_each_completed_request_once(
     assert resumed.proc.returncode == 0, resumed.stderr()
     assert f"RESULT {EXPECTED}" in lines
 
-    _check_integrity(db)
+    check_integrity(db)
     counts = collections.Counter(executions(done_file))
     for label in completed:
         assert counts[label] == 1, (label, counts)
@@ -190,7 +106,9 @@ def test_kill_then_resume_executes_each_completed_request_once(
         (new_run,) = [r for r in store.list_runs() if r.resumed_from == run_id]
         assert new_run.status == "succeeded"
         replayed = {
-            _label(r.node_name, r.inputs) for r in store.get_requests(new_run.run_id) if r.replayed
+            label_of(r.node_name, r.inputs)
+            for r in store.get_requests(new_run.run_id)
+            if r.replayed
         }
     # what completed at the top of the tree was answered from the journal, not re-run
     assert replayed <= completed

@@ -70,12 +70,14 @@ def test_an_old_uncommitted_write_makes_the_next_caller_wait(db: Path) -> None:
     try:
         writer.put(_run("a"))
         now[0] = 0.5
-        writer.put(_run("b"))  # younger than max_lag: queued, not waited for
+        for i in range(40):  # younger than max_lag: queued, never waited for
+            writer.put(_run(f"b{i}"))
         assert writer.waits == 0
         now[0] = 1.6
-        writer.put(_run("c"))  # "a" is older than max_lag: wait until all is committed
+        for i in range(32):  # "a" is now older than max_lag: a caller waits (checked
+            writer.put(_run(f"c{i}"))  # every 32 operations)
         assert writer.waits == 1
-        assert _count(db, "SELECT count(*) FROM runs") == 3
+        assert _count(db, "SELECT count(*) FROM runs") >= 1 + 40 + 23
     finally:
         writer.close(10)
 

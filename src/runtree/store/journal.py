@@ -195,6 +195,9 @@ class Journal:
         self._subscription: Subscription | None = None
         self._status = "unopened"
         self._put: Any = None  # the store's write, bound once opened
+        #: open, not resuming: request_created takes its shortest path
+        self._plain = False
+        self._sync = durability == "sync"
 
     @property
     def status(self) -> str:
@@ -261,6 +264,7 @@ class Journal:
             max_buffer=JOURNAL_BUFFER,
         )
         self._status = "open"
+        self._plain = self._replay is None
         return self
 
     @staticmethod
@@ -281,6 +285,32 @@ class Journal:
     def request_created(
         self, record: RequestRecord, node_class: type[Node[Any]] | None
     ) -> tuple[Any] | None:
+        if not self._plain:
+            return self._created_special(record, node_class)
+        if record.parent_id is None and not self._root_set:
+            self._record_root(record, node_class)
+        self._requests += 1
+        self._seq += 1
+        row: RequestStarted = _new(
+            RequestStarted,
+            (
+                self.run_id,
+                record.request_id,
+                self._seq,
+                record.parent_id,
+                record.node_name,
+                record.mode,
+                encode_inputs(record.args, record.kwargs, max_chars=self._max_chars),
+                record.start_time,
+            ),
+        )
+        self._put(row)
+        return None
+
+    def _created_special(
+        self, record: RequestRecord, node_class: type[Node[Any]] | None
+    ) -> tuple[Any] | None:
+        """Not open, resuming, or a request reported by a process worker."""
         if self._status != "open":
             return None
         if node_class is None:  # made and ended in a process worker: reported afterwards
@@ -289,17 +319,14 @@ class Journal:
             return None
         if self._replay is not None:
             return self._created_resuming(record, node_class)
-        if record.parent_id is None and not self._root_set:
-            self._record_root(record, node_class)
-        self._requests += 1
-        self._put(self._started(record, self._inputs(record)))
-        return None
+        self._plain = True  # (a worker's request went first)
+        return self.request_created(record, node_class)
 
     def request_ended(self, record: RequestRecord) -> Awaitable[None] | None:
         if self._status != "open":
             return None
         row = self._ended(record)
-        if self.durability == "sync" and record.status != "cancelled":
+        if self._sync and record.status != "cancelled":
             return asyncio.wrap_future(self._open_store().write_durably(row))
         self._put(row)
         return None
@@ -443,6 +470,7 @@ class Journal:
         Returns the first write that failed during the run (a :class:`StoreError` naming
         the file and how many rows were lost), or ``None`` when everything was written.
         """
+        self._plain = False
         if self._status != "open":
             self._status = "closed"
             return None

@@ -91,13 +91,18 @@ def digest(text: str) -> str:
 _encode_string: Any = json.encoder.encode_basestring_ascii  # what the encoders use
 
 
+_INT_LOW = -(10**18)
+_INT_HIGH = 10**18
+
+
 def _scalar(value: Any) -> str | None:
     """JSON of a scalar exactly as the canonical encoder writes it, or ``None``."""
     cls = type(value)
-    if cls is str:
-        return str(_encode_string(value))
     if cls is int:
-        return str(value) if -(10**18) < value < 10**18 else None
+        return str(value) if _INT_LOW < value < _INT_HIGH else None
+    if cls is str:
+        text: str = _encode_string(value)
+        return text
     if value is None:
         return "null"
     if cls is bool:
@@ -114,10 +119,18 @@ def encode_inputs(
     (canonical: sorted keys, no spaces; cut and marked past ``max_chars``, with the digest
     of the whole text in the marker)."""
     full: str | None = None
-    if not kwargs and len(args) <= 8:  # the common case, without the encoder's overhead
-        parts = [_scalar(arg) for arg in args]
-        if None not in parts:
-            full = '{"args":[' + ",".join(parts) + '],"kwargs":{}}'  # type: ignore[arg-type]
+    if not kwargs:  # the common cases, without the encoder's overhead
+        count = len(args)
+        if count == 1:
+            part = _scalar(args[0])
+            if part is not None:
+                full = '{"args":[' + part + '],"kwargs":{}}'
+        elif count == 0:
+            return '{"args":[],"kwargs":{}}'
+        elif count <= 8:
+            parts = [_scalar(arg) for arg in args]
+            if None not in parts:
+                full = '{"args":[' + ",".join(parts) + '],"kwargs":{}}'  # type: ignore[arg-type]
     if full is None:
         full, _ = _canonical({"args": args, "kwargs": kwargs})
     return _limit(full, max_chars, args)[0] if len(full) > max_chars else full

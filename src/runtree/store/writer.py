@@ -8,7 +8,8 @@ operations. The bounds, which ``docs/journal.md`` states as guarantees:
   (at once when ``eager`` operations wait, or a caller waits for the disk).
 * **Back-pressure, never loss.** A producer that finds ``max_pending`` operations queued, or
   finds an operation older than ``max_lag`` seconds not yet committed, blocks until the
-  writer has committed everything queued so far. So a busy event loop that never yields
+  writer has committed everything queued so far (checked every 32 operations, so the
+  bounds may be passed by up to 31 operations). So a busy event loop that never yields
   still gets its rows on disk within about ``max_lag`` plus one batch, and memory stays
   bounded; nothing is dropped to keep up.
 * **Failures are reported.** A batch that cannot be committed (after retrying a busy file)
@@ -145,15 +146,24 @@ class JournalWriter:
 
     def put(self, op: WriteOp) -> None:
         """Queue ``op``; blocks while the writer is too far behind (back-pressure)."""
-        if self._dead:
-            self._lose(1)
-            return
-        now = self._clock()
         pending = self._pending
-        if self._since is None:
-            self._since = now
         pending.append(op)
         size = len(pending)
+        if size & 31 and size != 1 and self._armed:
+            return  # the common case: the bounds are checked every 32 operations
+        self._after_put(size)
+
+    def _after_put(self, size: int) -> None:
+        if self._dead:
+            lost = 0
+            while self._pending:
+                if not isinstance(self._pending.popleft(), Future):
+                    lost += 1
+            self._lose(lost)
+            return
+        now = self._clock()
+        if size == 1 and self._since is None:
+            self._since = now
         if not self._armed:
             self._wake(urgent=False)
         elif size >= self._eager and not self._urgent:
