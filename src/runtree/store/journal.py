@@ -285,7 +285,7 @@ class Journal:
     def request_created(
         self, record: RequestRecord, node_class: type[Node[Any]] | None
     ) -> tuple[Any] | None:
-        if not self._plain:
+        if not self._plain or node_class is None:
             return self._created_special(record, node_class)
         if record.parent_id is None and not self._root_set:
             self._record_root(record, node_class)
@@ -317,10 +317,7 @@ class Journal:
             self._requests += 1
             self._put(self._started(record, self._inputs(record)))
             return None
-        if self._replay is not None:
-            return self._created_resuming(record, node_class)
-        self._plain = True  # (a worker's request went first)
-        return self.request_created(record, node_class)
+        return self._created_resuming(record, node_class)
 
     def request_ended(self, record: RequestRecord) -> Awaitable[None] | None:
         if self._status != "open":
