@@ -138,5 +138,10 @@ async def test_a_session_of_many_calls_keeps_a_bounded_number_of_records(
     assert stats.requests.requests == 3000 and stats.requests.kept == 100
     assert stats.jobs.submitted == 3000 and stats.jobs.succeeded == 3000
     assert len(session.coordinator.state.jobs) <= 1000
-    alive = sum(1 for obj in gc.get_objects() if type(obj) is RequestRecord)
+    prefix = session.run_id[:8]
+    alive = sum(
+        1
+        for obj in gc.get_objects()
+        if type(obj) is RequestRecord and obj.request_id.startswith(prefix)
+    )
     assert alive <= 1000 + 100
