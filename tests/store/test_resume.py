@@ -250,3 +250,44 @@ async def test_replay_pickles_are_sealed_with_the_key_beside_the_journal(db: Pat
         conn.close()
     assert unseal(key, blob) is not None
     assert unseal(os.urandom(32), blob) is None
+
+
+async def test_a_value_that_cannot_be_loaded_any_more_runs_again(
+    db: Path, executions_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sealed and intact, but its class is gone: logged, and the request runs again."""
+    import pickle
+    import sqlite3
+
+    from runtree.store.value import seal
+
+    async with rt.Session(store=db) as first:
+        await rt.call(MakePoint, 3)
+    with SqliteRunStore(db, readonly=True) as store:
+        key = store.replay_key
+    assert key is not None
+    gone = pickle.dumps(Point(3, 6)).replace(b"tests.store.nodes", b"tests.store.xodes")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE requests SET replay = ? WHERE run_id = ?", (seal(key, gone), first.run_id))
+    conn.close()
+    clear_executions(executions_file)
+    async with rt.Session(store=db, resume=first.run_id):
+        assert await rt.call(MakePoint, 3) == Point(3, 6)
+    assert executions(executions_file) == ["MakePoint 3"]
+    assert any("cannot replay" in r.message for r in caplog.records)
+
+
+def test_open_readonly_gives_a_plain_connection_for_your_own_queries(db: Path) -> None:
+    from contextlib import closing
+
+    from runtree.store import open_readonly
+
+    with rt.Session(store=db) as session:
+        rt.call_sync(Leaf, 1)
+    with closing(open_readonly(str(db))) as conn:
+        rows = conn.execute(
+            "SELECT node_name, output FROM requests WHERE run_id = ?", (session.run_id,)
+        ).fetchall()
+        assert rows == [("Leaf", "2")]
+        with pytest.raises(Exception, match="readonly"):
+            conn.execute("DELETE FROM requests")

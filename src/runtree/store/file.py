@@ -256,10 +256,11 @@ def _has_wal(path: Path) -> bool:
         return False
 
 
-def open_readonly(path: Path, busy_timeout: float = 10.0) -> sqlite3.Connection:
+def open_readonly(path: str | os.PathLike[str], busy_timeout: float = 10.0) -> sqlite3.Connection:
     """A read-only connection to the journal ``path``; never creates, converts or migrates
     anything. Raises :class:`StoreError` (one line naming the file) if it cannot be read
-    as a journal."""
+    as a journal. Close it when done (``contextlib.closing``)."""
+    path = Path(path)
     size = _check_shape(path, allow_empty=False)
     conn: sqlite3.Connection | None = None
     try:
