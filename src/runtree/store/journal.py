@@ -195,6 +195,7 @@ class Journal:
         self._subscription: Subscription | None = None
         self._status = "unopened"
         self._put: Any = None  # the store's write, bound once opened
+        self._lost_before = 0
         #: open, not resuming: request_created takes its shortest path
         self._plain = False
         self._sync = durability == "sync"
@@ -235,6 +236,7 @@ class Journal:
         self._max_replay = store.max_replay_bytes
         self._key = store.replay_key
         self._put = store.write
+        self._lost_before = store.statistics().rows_lost  # a shared store's earlier losses
         started = RunStarted(
             run_id=self.run_id,
             name=self.name,
@@ -484,9 +486,9 @@ class Journal:
 
     def _failure(self, store: RunStore) -> StoreError | None:
         failure = store.failure
-        if failure is None:
+        lost = store.statistics().rows_lost - self._lost_before
+        if failure is None or lost <= 0:
             return None
-        lost = store.statistics().rows_lost
         rows = "row was" if lost == 1 else "rows were"
         return StoreError(f"run {self.run_id}: {lost} journal {rows} lost; first: {failure}")
 
