@@ -1,7 +1,7 @@
 """Workloads the fault-injection tests run in a child process and SIGKILL.
 
 ``python -m tests.store.fault_child DB --mode MODE --durability D [--resume RUN_ID]
-[--workload tree|busy|spin]``
+[--workload tree|busy|spin|many]``
 
 * ``tree``: a root ``Job`` calls ``Step``s one after another (each calls a ``Sub``), then a
   batch of ``Part``s, then more steps. After each result a caller got it prints
@@ -12,15 +12,21 @@
   printing ``P <calls returned> <monotonic time>`` every 500 calls, until killed.
 * ``spin``: like ``busy``, but every 2,000 calls the loop computes for 0.3 s without
   calling anything (the writer must commit on its own while the loop holds the GIL).
+* ``many``: five sessions one after another, each a batch of ``--size`` parts; prints
+  ``RUN`` and ``RESULT`` for each (several of these share one file at once).
 
-The first line is always ``RUN <run id>``.
+With ``RT_TEST_PAUSE_AT=<label>`` a node body prints ``PAUSED <label>`` at that checkpoint
+(``Step 3``, ``after Step 3``, ``Sub 3``, ``Part 2``) and blocks there until killed. The
+first line is always ``RUN <run id>``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import threading
 import time
 
 import runtree as rt
@@ -40,12 +46,19 @@ def result(label: str) -> None:
     say(f"R {label} {time.monotonic():.6f}")
 
 
+def checkpoint(label: str) -> None:
+    if os.environ.get("RT_TEST_PAUSE_AT") == label:
+        say(f"PAUSED {label}")
+        threading.Event().wait()  # until killed
+
+
 class Sub(Node[int]):
     def __init__(self, i: int) -> None:
         super().__init__()
         self.i = i
 
     async def invoke(self) -> int:
+        checkpoint(f"Sub {self.i}")
         note(f"Sub {self.i}")
         return self.i + 1
 
@@ -56,7 +69,9 @@ class Step(Node[int]):
         self.i = i
 
     async def invoke(self) -> int:
+        checkpoint(f"Step {self.i}")
         note(f"Step {self.i}")
+        checkpoint(f"after Step {self.i}")
         await asyncio.sleep(0.015)  # the workload takes a while: kill points spread out
         sub = await rt.call(Sub, self.i)
         result(f"Sub {self.i}")
@@ -69,6 +84,7 @@ class Part(Node[int]):
         self.x = x
 
     async def invoke(self) -> int:
+        checkpoint(f"Part {self.x}")
         note(f"Part {self.x}")
         await asyncio.sleep(0.002)
         return self.x * 10
@@ -96,6 +112,15 @@ LABELS = (
     | {f"{name} {i}" for name in ("Step", "Sub") for i in range(2 * STEPS)}
     | {f"Part {x}" for x in range(FAN)}
 )
+
+
+class Many(Node[int]):
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+
+    async def invoke(self) -> int:
+        return sum(await rt.call_batch(Part, range(self.n)))
 
 
 async def trivial(i: int) -> int:
@@ -126,8 +151,15 @@ async def main() -> None:
     parser.add_argument("--mode", default="async")
     parser.add_argument("--durability", default="batch")
     parser.add_argument("--resume")
-    parser.add_argument("--workload", default="tree", choices=("tree", "busy", "spin"))
+    parser.add_argument("--workload", default="tree", choices=("tree", "busy", "spin", "many"))
+    parser.add_argument("--size", type=int, default=100)
     options = parser.parse_args()
+    if options.workload == "many":
+        for _ in range(5):
+            async with rt.Session(store=options.db, durability=options.durability) as session:
+                say(f"RUN {session.run_id}")
+                say(f"RESULT {await rt.call(Many, options.size)}")
+        return
     async with rt.Session(
         name=f"faults-{options.workload}",
         store=options.db,

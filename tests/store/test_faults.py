@@ -10,7 +10,8 @@ and both durabilities, then check what the journal promises (``docs/journal.md``
 
 Kill points come from the run's own progress: results the workload reports (node
 checkpoints) or rows a reader sees in the journal. Process mode is being reworked; add
-``"process"`` to ``MODES`` when its workers journal as they go.
+``"process"`` to ``MODES`` when its workers journal as they go. (This replaces the earlier
+kill test of ``durability="sync"`` alone.)
 """
 
 from __future__ import annotations
@@ -32,8 +33,20 @@ WINDOW = 1.0
 MODES = ["async", "thread"]
 DURABILITIES = ["sync", "batch"]
 #: ("results", k): kill after the k-th result a caller got; ("rows", n): kill once a reader
-#: sees n completed requests of the run in the journal
-KILL_POINTS = [("results", 1), ("results", 7), ("results", 15), ("results", 25), ("rows", 9)]
+#: sees n completed requests of the run in the journal; ("pause", label): kill while a node
+#: body is paused at that checkpoint (before or after its side effect)
+PROGRESS = [("results", 1), ("results", 7), ("results", 15), ("results", 25), ("rows", 9)]
+PAUSES = [("pause", "Step 0"), ("pause", "after Step 0"), ("pause", "Sub 1"), ("pause", "Part 2")]
+CASES = [
+    (mode, durability, how, where)
+    for mode in MODES
+    for durability in DURABILITIES
+    for how, where in PROGRESS
+] + [
+    (mode, durability, how, where)
+    for mode, durability in (("async", "sync"), ("thread", "batch"))
+    for how, where in PAUSES
+]
 
 pytestmark = [
     pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL"),
@@ -65,16 +78,22 @@ def _received(lines: list[str]) -> list[tuple[str, float]]:
     return out
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("durability", DURABILITIES)
-@pytest.mark.parametrize(("how", "where"), KILL_POINTS, ids=[f"{h}{w}" for h, w in KILL_POINTS])
-def test_kill_then_resume(tmp_path: Path, mode: str, durability: str, how: str, where: int) -> None:
+@pytest.mark.parametrize(
+    ("mode", "durability", "how", "where"), CASES, ids=["-".join(map(str, c)) for c in CASES]
+)
+def test_kill_then_resume(
+    tmp_path: Path, mode: str, durability: str, how: str, where: int | str
+) -> None:
     db = tmp_path / "runtree.db"
     done_file = tmp_path / "executions.txt"
     args = (str(db), "--mode", mode, "--durability", durability)
-    with Child("tests.store.fault_child", *args, executions_file=done_file) as child:
+    pause = {"RT_TEST_PAUSE_AT": str(where)} if how == "pause" else None
+    with Child("tests.store.fault_child", *args, executions_file=done_file, env=pause) as child:
         run_id = child.run_id()
-        if how == "results":
+        if how == "pause":
+            paused = f"PAUSED {where}"
+            child.wait_for(lambda line: line == paused)
+        elif how == "results":
             seen = [0]
 
             def enough(line: str) -> bool:
@@ -83,6 +102,7 @@ def test_kill_then_resume(tmp_path: Path, mode: str, durability: str, how: str, 
 
             child.wait_for(enough)
         else:
+            assert isinstance(where, int)
             _wait_rows(db, run_id, where, child)
         child.kill()
         child.rest()
@@ -119,6 +139,12 @@ def test_kill_then_resume(tmp_path: Path, mode: str, durability: str, how: str, 
     with SqliteRunStore(db, readonly=True) as store:
         (new_run,) = [r for r in store.list_runs() if r.resumed_from == run_id]
         assert new_run.status == "succeeded"
+        replayed = {
+            label(r.node_name, r.inputs) for r in store.get_requests(new_run.run_id) if r.replayed
+        }
+    # what completed at the top of the tree was answered from the journal, not run again
+    assert replayed <= completed
+    assert {name for name in completed if name.startswith("Step")} <= replayed
 
 
 BUSY = [("busy", "async"), ("busy", "thread"), ("spin", "async")]

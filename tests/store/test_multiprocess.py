@@ -20,8 +20,9 @@ def test_two_processes_write_one_file_concurrently(tmp_path: Path) -> None:
     db = tmp_path / "shared.db"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("RT_TEST_PAUSE_AT", None)
+    many = ["--workload", "many", "--size", "300"]
     commands = [
-        [sys.executable, "-m", "tests.store.worker", str(db), "--many", "300", *extra]
+        [sys.executable, "-m", "tests.store.fault_child", str(db), *many, *extra]
         for extra in (["--durability", "batch"], ["--durability", "sync"])
     ]
     procs = [
