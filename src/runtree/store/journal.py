@@ -292,21 +292,7 @@ class Journal:
         if record.parent_id is None and not self._root_set:
             self._record_root(record, node_class)
         self._requests += 1
-        self._seq += 1
-        row: RequestStarted = _new(
-            RequestStarted,
-            (
-                self.run_id,
-                record.request_id,
-                self._seq,
-                record.parent_id,
-                record.node_name,
-                record.mode,
-                encode_inputs(record.args, record.kwargs, max_chars=self._max_chars),
-                record.start_time,
-            ),
-        )
-        self._put(row)
+        self._put(self._started(record, encode_inputs(record.args, record.kwargs, self._max_chars)))
         return None
 
     def _created_special(

@@ -113,7 +113,7 @@ def _scalar(value: Any) -> str | None:
 
 
 def encode_inputs(
-    args: tuple[Any, ...], kwargs: dict[str, Any], *, max_chars: int = DEFAULT_MAX_VALUE_CHARS
+    args: tuple[Any, ...], kwargs: dict[str, Any], max_chars: int = DEFAULT_MAX_VALUE_CHARS
 ) -> str:
     """The stored JSON of a call's arguments: ``{"args": [...], "kwargs": {...}}``
     (canonical: sorted keys, no spaces; cut and marked past ``max_chars``, with the digest
