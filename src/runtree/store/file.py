@@ -41,7 +41,7 @@ _HEADER = b"SQLite format 3\x00"
 #: a file up to this size has all its pages checked (``PRAGMA quick_check``, about 3 ms per
 #: MiB) when it is opened; a larger one is checked page by page as it is used (any query
 #: that meets a corrupt page fails with a StoreError saying so)
-QUICK_CHECK_BYTES = 16 * 1024 * 1024
+QUICK_CHECK_BYTES = 8 * 1024 * 1024
 KEY_SUFFIX = ".key"
 _KEY_BYTES = 32
 _PRIVATE = 0o600

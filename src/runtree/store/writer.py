@@ -110,7 +110,7 @@ class JournalWriter:
         max_pending: int,
         max_lag: float,
         max_batch: int,
-        eager: int = 1024,
+        eager: int = 4096,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._conn: sqlite3.Connection | None = conn
