@@ -63,6 +63,7 @@ from runtree.store.value import (
     encode_output,
     encode_value,
     inputs_digest,
+    scalar_json,
 )
 
 __all__ = [
@@ -235,7 +236,7 @@ class Journal:
         self._max_chars = store.max_value_chars
         self._max_replay = store.max_replay_bytes
         self._key = store.replay_key
-        self._put = store.write
+        self._put = store.write  # (an open SqliteRunStore's is its writer's own put)
         self._lost_before = store.statistics().rows_lost  # a shared store's earlier losses
         started = RunStarted(
             run_id=self.run_id,
@@ -355,6 +356,15 @@ class Journal:
 
     def _ended(self, record: RequestRecord) -> RequestEnded:
         status = record.status
+        end = record.end_time
+        if status == "succeeded" and record.attributes is None and end is not None:
+            text = scalar_json(record.output)  # the common case: a small plain value
+            if text is not None and len(text) <= self._max_chars:
+                row: RequestEnded = _new(
+                    RequestEnded,
+                    (status, text, None, 1, None, end, 0, None, self.run_id, record.request_id),
+                )
+                return row
         if status == "succeeded":
             output, replay, replayable = encode_output(
                 record.output,
@@ -366,9 +376,8 @@ class Journal:
         else:
             output, replay, replayable = None, None, 0
             error = None if record.error is None else encode_error(record.error)
-        end = record.end_time
         attributes = record.attributes
-        row: RequestEnded = _new(
+        row = _new(
             RequestEnded,
             (
                 status,

@@ -40,6 +40,7 @@ __all__ = [
     "decode_output",
     "format_traceback",
     "inputs_digest",
+    "scalar_json",
     "seal",
     "unseal",
 ]
@@ -95,7 +96,7 @@ _INT_LOW = -(10**18)
 _INT_HIGH = 10**18
 
 
-def _scalar(value: Any) -> str | None:
+def scalar_json(value: Any) -> str | None:
     """JSON of a scalar exactly as the canonical encoder writes it, or ``None``."""
     cls = type(value)
     if cls is int:
@@ -122,13 +123,13 @@ def encode_inputs(
     if not kwargs:  # the common cases, without the encoder's overhead
         count = len(args)
         if count == 1:
-            part = _scalar(args[0])
+            part = scalar_json(args[0])
             if part is not None:
                 full = '{"args":[' + part + '],"kwargs":{}}'
         elif count == 0:
             return '{"args":[],"kwargs":{}}'
         elif count <= 8:
-            parts = [_scalar(arg) for arg in args]
+            parts = [scalar_json(arg) for arg in args]
             if None not in parts:
                 full = '{"args":[' + ",".join(parts) + '],"kwargs":{}}'  # type: ignore[arg-type]
     if full is None:
@@ -216,7 +217,7 @@ def encode_output(
     also pickled and sealed with ``key`` (:func:`seal`); without a key, or when the value
     cannot be pickled, it is not replayable (its request runs again on resume).
     """
-    text = _scalar(value)  # the common case, cheaply
+    text = scalar_json(value)  # the common case, cheaply
     if text is not None and len(text) <= max_chars:
         return text, None, 1
     if _exact(value):
