@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import itertools
 import logging
 import sqlite3
 import threading
@@ -71,15 +72,22 @@ _FULL = (
     "error = excluded.error, end_time = excluded.end_time, replayed = excluded.replayed, "
     "attributes = excluded.attributes"
 )
-# the common merged row: no replay pickle, no error, not replayed, no attributes
-_FULL_PLAIN = (
+# the common merged row: no replay pickle, no error, not replayed, no attributes; also
+# written _ROWS at a time in one statement (fewer steps, and fewer times the writer gives up
+# the GIL: a busy event loop then hands it back only every few milliseconds)
+_PLAIN_INTO = (
     "INSERT INTO requests (run_id, request_id, seq, parent_id, node_name, mode, inputs, "
-    "start_time, status, output, replayable, end_time) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (run_id, request_id) DO UPDATE SET status = excluded.status, "
+    "start_time, status, output, replayable, end_time) VALUES "
+)
+_PLAIN_ROW = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_PLAIN_UPSERT = (
+    " ON CONFLICT (run_id, request_id) DO UPDATE SET status = excluded.status, "
     "output = excluded.output, replay = NULL, replayable = excluded.replayable, "
     "error = NULL, end_time = excluded.end_time, replayed = 0, attributes = NULL"
 )
+_FULL_PLAIN = _PLAIN_INTO + _PLAIN_ROW + _PLAIN_UPSERT
+_ROWS = 32
+_FULL_PLAIN_ROWS = _PLAIN_INTO + ", ".join([_PLAIN_ROW] * _ROWS) + _PLAIN_UPSERT
 _ENDED = (
     "UPDATE requests SET status = ?, output = ?, replay = ?, replayable = ?, error = ?, "
     "end_time = ?, replayed = ?, attributes = ? WHERE run_id = ? AND request_id = ?"
@@ -409,7 +417,7 @@ class JournalWriter:
                 if full:
                     conn.executemany(_FULL, full)
                 if plain:
-                    conn.executemany(_FULL_PLAIN, plain)
+                    _insert_plain(conn, plain)
                 if ended:
                     conn.executemany(_ENDED, ended)
                 if events:
@@ -420,6 +428,17 @@ class JournalWriter:
                     conn.execute("ROLLBACK")
                 raise
             return
+
+
+def _insert_plain(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    whole = len(rows) - len(rows) % _ROWS
+    if whole:
+        chain = itertools.chain.from_iterable
+        conn.executemany(
+            _FULL_PLAIN_ROWS, [tuple(chain(rows[i : i + _ROWS])) for i in range(0, whole, _ROWS)]
+        )
+    if whole < len(rows):
+        conn.executemany(_FULL_PLAIN, rows[whole:])
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
