@@ -280,7 +280,9 @@ class JournalWriter:
         while True:
             with cond:
                 while not pending and not self._stopping:
-                    self._armed = False  # cleared before waiting: no lost wake-up
+                    self._armed = False
+                    if pending:  # checked again after clearing: no lost wake-up
+                        break
                     cond.wait()
                 if not self._urgent and not self._stopping:
                     deadline = time.monotonic() + self.flush_interval
