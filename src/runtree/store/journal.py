@@ -253,7 +253,14 @@ class Journal:
             runtree_version=_version(),
         )
         try:  # committed before the run starts: a crash at any later point leaves a findable run
-            store.write_durably(started).result()
+            if self._sync:
+                store.write_durably(started).result()  # synchronous=FULL: even a power cut
+            else:
+                lost = store.statistics().rows_lost
+                store.write(started)
+                store.flush()  # committed (survives the process being killed)
+                if store.statistics().rows_lost > lost:
+                    raise store.failure or StoreError(f"run {self.run_id} could not be recorded")
         except BaseException:
             if self._owns_store:
                 store.close()
