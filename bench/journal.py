@@ -1,113 +1,97 @@
-"""Journal overhead (issue 3): W1 and W2 with the SQLite journal on, in ``batch`` durability,
-next to the same workloads with the journal off (``store=None``).
+"""The journal at scale (issue 7), with the journal on (``batch``, the default a user gets):
 
-Two clocks, both reported: *CPU time* of the whole process (the journal's writer thread
-included: its JSON and SQLite work is fully counted, as is the last flush at session exit)
-and *wall time* (what the caller waits for; the writer runs beside the event loop). The
-on and off runs alternate so that both see the same machine. Target: the overhead per call
-with the journal is at most 2x the overhead without it.
+* 300k sequential calls in one session: every request is in the journal, and the peak RSS
+  grows by at most 100 MiB (memory follows what runs, not what finished);
+* 1M sequential calls in one session: every row is on disk and the run ``succeeded``.
+
+Each runs in a fresh process (peak RSS from ``/proc``), after a warm-up session; the calls
+are made from the session's body, so each is a root request (the widest tree).
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
+import json
+import pathlib
+import subprocess
+import sys
 import tempfile
-import time
-from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
+_CODE = """
+import asyncio, json, sqlite3, sys, time
+sys.path.insert(0, {root!r})
 import runtree as rt
-from bench.workloads import Sequential, Trivial, bare_sequential, bare_trivial
-
-TARGET_RATIO = 2.0
-Clock = Callable[[], float]
 
 
-def _best(
-    repeats: int, runs: dict[str, Callable[[], Awaitable[None]]], clock: Clock
-) -> dict[str, float]:
-    """Best time of each run, the runs taking turns (fresh event loop each time)."""
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for name, run in runs.items():
-            gc.collect()
-            start = clock()
-            asyncio.run(run())  # type: ignore[arg-type]
-            best[name] = min(best[name], clock() - start)
-    return best
+async def trivial(i):
+    return i
 
 
-def _w1(db: Path, clock: Clock, calls: int = 1000, repeats: int = 15) -> dict[str, float]:
-    def session(store: Any, n: int) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            async with rt.Session(store=store):
-                await rt.call(Sequential, n)
-
-        return run
-
-    async def bare() -> None:
-        await bare_sequential(calls)
-
-    t = _best(
-        repeats,
-        {
-            "off": session(None, calls),
-            "off_empty": session(None, 0),
-            "on": session(db, calls),
-            "on_empty": session(db, 0),
-            "bare": bare,
-        },
-        clock,
-    )
-    off = (t["off"] - t["off_empty"] - t["bare"]) / calls * 1e6
-    on = (t["on"] - t["on_empty"] - t["bare"]) / calls * 1e6
-    return {"off_overhead_us": off, "on_overhead_us": on, "ratio": on / off}
+def kib(field):
+    return int(open("/proc/self/status").read().split(field + ":")[1].split()[0])
 
 
-def _w2(db: Path, clock: Clock, size: int = 10_000, repeats: int = 5) -> dict[str, float]:
-    def session(store: Any) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            async with rt.Session(store=store):
-                await rt.call_batch(Trivial, range(size))
+async def main():
+    db = {db!r}
+    async with rt.Session(store=db):  # warm-up: imports, first file open
+        await rt.call(trivial, -1)
+    base = kib("VmRSS")
+    cpu, wall = time.process_time(), time.perf_counter()
+    async with rt.Session(store=db, name="scale") as session:
+        for i in range({calls}):
+            await rt.call(trivial, i)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    peak = kib("VmHWM")
+    conn = sqlite3.connect(db)
+    rows = conn.execute(
+        "SELECT count(*) FROM requests WHERE run_id = ? AND status = 'succeeded'",
+        (session.run_id,),
+    ).fetchone()[0]
+    status = conn.execute(
+        "SELECT status FROM runs WHERE run_id = ?", (session.run_id,)
+    ).fetchone()[0]
+    conn.close()
+    waits = session.journal.statistics().store.waits
+    print(json.dumps(dict(calls={calls}, rows=rows, status=status, base_mib=base / 1024,
+                          growth_mib=(peak - base) / 1024, cpu_us=cpu / {calls} * 1e6,
+                          wall_us=wall / {calls} * 1e6, waits=waits)))
 
-        return run
 
-    async def bare() -> None:
-        await asyncio.gather(*(bare_trivial(i) for i in range(size)))
+asyncio.run(main())
+"""
 
-    t = _best(repeats, {"off": session(None), "on": session(db), "bare": bare}, clock)
-    off = (t["off"] - t["bare"]) / size * 1e6
-    on = (t["on"] - t["bare"]) / size * 1e6
-    return {"off_overhead_us": off, "on_overhead_us": on, "ratio": on / off}
+
+def scale(calls: int) -> dict[str, Any]:
+    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    with tempfile.TemporaryDirectory(prefix="runtree-bench-") as folder:
+        db = str(pathlib.Path(folder) / "runtree.db")
+        done = subprocess.run(
+            [sys.executable, "-c", _CODE.format(root=root, db=db, calls=calls)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def run() -> tuple[list[tuple[str, float, str]], dict[str, Any]]:
-    details: dict[str, Any] = {"target_ratio": TARGET_RATIO}
-    rows: list[tuple[str, float, str]] = []
-    with tempfile.TemporaryDirectory(prefix="runtree-bench-") as folder:
-        db = Path(folder) / "runtree.db"
-        for clock_name, clock in (("cpu", time.process_time), ("wall", time.perf_counter)):
-            w1 = _w1(db, clock)
-            w2 = _w2(db, clock)
-            details[f"w1_{clock_name}"] = w1
-            details[f"w2_{clock_name}"] = w2
-            rows += [
-                (f"W1 overhead, journal on ({clock_name})", w1["on_overhead_us"], "us"),
-                (f"W1 journal on/off ratio ({clock_name})", w1["ratio"], "x"),
-                (f"W2 overhead (10k), journal on ({clock_name})", w2["on_overhead_us"], "us"),
-                (f"W2 journal on/off ratio ({clock_name})", w2["ratio"], "x"),
-            ]
-    return rows, {"journal": details}
+    medium = scale(300_000)
+    large = scale(1_000_000)
+    rows = [
+        ("300k calls: peak RSS growth", medium["growth_mib"], "MiB"),
+        ("300k calls: requests not journaled", medium["calls"] - medium["rows"], ""),
+        ("1M calls: rows not on disk", large["calls"] - large["rows"], ""),
+        ("1M calls: run succeeded", float(large["status"] == "succeeded"), ""),
+        ("1M calls: peak RSS growth", large["growth_mib"], "MiB"),
+        ("1M calls: CPU per call", large["cpu_us"], "us"),
+        ("1M calls: wall per call", large["wall_us"], "us"),
+    ]
+    return rows, {"journal_scale": {"300k": medium, "1M": large}}
 
 
 if __name__ == "__main__":
     table, info = run()
     for name, value, unit in table:
-        flag = ("ok" if value <= TARGET_RATIO else "over target") if unit == "x" else ""
-        print(f"{name:44s} {value:10.2f} {unit:3s} {flag}")
-    for key, value in info["journal"].items():
-        if isinstance(value, dict):
-            off, on = value["off_overhead_us"], value["on_overhead_us"]
-            print(f"  {key}: off {off:.2f} us, on {on:.2f} us")
+        print(f"{name:44s} {value:10.2f} {unit}")
+    print(json.dumps(info, indent=2))

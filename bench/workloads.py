@@ -91,42 +91,63 @@ def _session(**options: Any) -> rt.Session:
     return rt.Session(**options)
 
 
-def w1(session_options: dict[str, Any], calls: int = 1000, repeats: int = 25) -> dict[str, float]:
-    async def with_runtree() -> None:
-        async with _session(**session_options):
-            await rt.call(Sequential, calls)
+def w1(
+    variants: dict[str, dict[str, Any]], calls: int = 1000, repeats: int = 25
+) -> dict[str, dict[str, float]]:
+    """Sequential calls inside a node, for each set of session options in ``variants``
+    (all measured in one interleaved run, next to bare asyncio)."""
 
-    async def with_runtree_empty() -> None:
-        async with _session(**session_options):
-            await rt.call(Sequential, 0)
+    def session(options: dict[str, Any], n: int) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            async with _session(**options):
+                await rt.call(Sequential, n)
+
+        return run
 
     async def bare() -> None:
         await bare_sequential(calls)
 
-    best = fastest(repeats, {"runtree": with_runtree, "empty": with_runtree_empty, "bare": bare})
-    runtree_time = best["runtree"] - best["empty"]
-    bare_time = best["bare"]
-    return {
-        "runtree_us_per_call": runtree_time / calls * 1e6,
-        "bare_us_per_call": bare_time / calls * 1e6,
-        "overhead_us_per_call": (runtree_time - bare_time) / calls * 1e6,
-    }
+    runs: dict[str, Callable[[], Awaitable[Any]]] = {"bare": bare}
+    for name, options in variants.items():
+        runs[name] = session(options, calls)
+        runs[f"{name}:empty"] = session(options, 0)
+    best = fastest(repeats, runs)
+    out = {}
+    for name in variants:
+        runtree_time = best[name] - best[f"{name}:empty"]
+        out[name] = {
+            "runtree_us_per_call": runtree_time / calls * 1e6,
+            "bare_us_per_call": best["bare"] / calls * 1e6,
+            "overhead_us_per_call": (runtree_time - best["bare"]) / calls * 1e6,
+        }
+    return out
 
 
-def w2(session_options: dict[str, Any], size: int, repeats: int = 5) -> dict[str, float]:
-    async def with_runtree() -> None:
-        async with _session(**session_options):
-            await rt.call_batch(Trivial, range(size))
+def w2(
+    variants: dict[str, dict[str, Any]], size: int, repeats: int = 5
+) -> dict[str, dict[str, float]]:
+    """``call_batch`` of ``size`` trivial calls, for each set of session options."""
+
+    def session(options: dict[str, Any]) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            async with _session(**options):
+                await rt.call_batch(Trivial, range(size))
+
+        return run
 
     async def bare() -> None:
         await asyncio.gather(*(bare_trivial(i) for i in range(size)))
 
-    best = fastest(repeats, {"runtree": with_runtree, "bare": bare})
-    runtree_time, bare_time = best["runtree"], best["bare"]
+    runs: dict[str, Callable[[], Awaitable[Any]]] = {"bare": bare}
+    runs.update({name: session(options) for name, options in variants.items()})
+    best = fastest(repeats, runs)
     return {
-        "runtree_us_per_call": runtree_time / size * 1e6,
-        "bare_us_per_call": bare_time / size * 1e6,
-        "overhead_us_per_call": (runtree_time - bare_time) / size * 1e6,
+        name: {
+            "runtree_us_per_call": best[name] / size * 1e6,
+            "bare_us_per_call": best["bare"] / size * 1e6,
+            "overhead_us_per_call": (best[name] - best["bare"]) / size * 1e6,
+        }
+        for name in variants
     }
 
 

@@ -14,7 +14,14 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["DEFAULT_MAX_CHARS", "MARKER_KEY", "to_jsonable", "type_name"]
+__all__ = [
+    "DEFAULT_MAX_CHARS",
+    "MARKER_KEY",
+    "describe_error",
+    "safe_str",
+    "to_jsonable",
+    "type_name",
+]
 
 MARKER_KEY = "__runtree__"
 DEFAULT_MAX_CHARS = 65_536
@@ -27,6 +34,19 @@ def type_name(value: object) -> str:
     if cls.__module__ == "builtins":
         return cls.__qualname__
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def safe_str(value: object) -> str:
+    """``str(value)``, or a description naming the type when ``__str__`` itself fails."""
+    try:
+        return str(value)
+    except Exception as exc:
+        return f"<str() of {type(value).__name__} failed: {type(exc).__name__}>"
+
+
+def describe_error(error: BaseException) -> str:
+    """``"Type: message"`` of an exception, whatever its ``__str__`` does."""
+    return f"{type(error).__name__}: {safe_str(error)}"
 
 
 def _truncated(text: str, max_chars: int, kind: str, value: object) -> dict[str, Any]:
@@ -83,7 +103,7 @@ def to_jsonable(value: Any, *, max_chars: int = DEFAULT_MAX_CHARS, _depth: int =
         return {
             MARKER_KEY: "exception",
             "type": type_name(value),
-            "message": str(value)[:max_chars],
+            "message": safe_str(value)[:max_chars],
         }
     if isinstance(value, (int, float, str)):  # subclasses such as bool-like enums or str subclasses
         return to_jsonable(cls.__mro__[-2](value), max_chars=max_chars, _depth=depth)

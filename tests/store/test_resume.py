@@ -172,3 +172,122 @@ async def test_a_run_still_running_cannot_be_resumed(db: Path) -> None:
         async with session:
             pass
     assert session.status == "unopened"  # nothing was left half open
+
+
+# -- resume never loads a pickle it cannot authenticate -------------------------------------
+
+
+def _plant(db: Path, run_id: str, node_name: str, blob: bytes) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    try:
+        conn.execute(
+            "UPDATE requests SET replay = ? WHERE run_id = ? AND node_name = ?",
+            (blob, run_id, node_name),
+        )
+    finally:
+        conn.close()
+
+
+class _Planted:
+    """Unpickling this runs code: it creates the file named by its argument."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (open, (self.path, "w"))
+
+
+@pytest.mark.parametrize("how", ["unsealed", "resealed-with-another-key", "bit-flip"])
+async def test_a_tampered_pickle_is_refused_before_anything_runs(
+    db: Path, executions_file: Path, tmp_path: Path, how: str
+) -> None:
+    import pickle
+
+    from runtree.store.value import seal
+
+    async with rt.Session(store=db) as first:
+        await rt.call(Pair, 2)
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps(_Planted(str(marker)))
+    if how == "unsealed":
+        blob = evil
+    elif how == "resealed-with-another-key":
+        blob = seal(os.urandom(32), evil)
+    else:
+        with SqliteRunStore(db, readonly=True) as store:
+            assert store.replay_key is not None
+            blob = bytearray(seal(store.replay_key, pickle.dumps((2, -2))))
+        blob[-3] ^= 0x01
+        blob = bytes(blob)
+    _plant(db, first.run_id, "Pair", blob)
+    clear_executions(executions_file)
+    with pytest.raises(ResumeError, match="fails its integrity check") as caught:
+        async with rt.Session(store=db, resume=first.run_id):
+            await rt.call(Pair, 2)
+    assert "\n" not in str(caught.value) and str(db) in str(caught.value)
+    assert not marker.exists()
+    assert executions(executions_file) == []  # refused at open: nothing ran
+
+
+async def test_replay_pickles_are_sealed_with_the_key_beside_the_journal(db: Path) -> None:
+    from runtree.store.file import key_path
+    from runtree.store.value import unseal
+
+    async with rt.Session(store=db) as first:
+        await rt.call(MakePoint, 1)
+    key = key_path(db).read_bytes()
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        (blob,) = conn.execute(
+            "SELECT replay FROM requests WHERE run_id = ?", (first.run_id,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert unseal(key, blob) is not None
+    assert unseal(os.urandom(32), blob) is None
+
+
+async def test_a_value_that_cannot_be_loaded_any_more_runs_again(
+    db: Path, executions_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Sealed and intact, but its class is gone: logged, and the request runs again."""
+    import pickle
+    import sqlite3
+
+    from runtree.store.value import seal
+
+    async with rt.Session(store=db) as first:
+        await rt.call(MakePoint, 3)
+    with SqliteRunStore(db, readonly=True) as store:
+        key = store.replay_key
+    assert key is not None
+    gone = pickle.dumps(Point(3, 6)).replace(b"tests.store.nodes", b"tests.store.xodes")
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("UPDATE requests SET replay = ? WHERE run_id = ?", (seal(key, gone), first.run_id))
+    conn.close()
+    clear_executions(executions_file)
+    async with rt.Session(store=db, resume=first.run_id):
+        assert await rt.call(MakePoint, 3) == Point(3, 6)
+    assert executions(executions_file) == ["MakePoint 3"]
+    assert any("cannot replay" in r.message for r in caplog.records)
+
+
+def test_open_readonly_gives_a_plain_connection_for_your_own_queries(db: Path) -> None:
+    from contextlib import closing
+
+    from runtree.store import open_readonly
+
+    with rt.Session(store=db) as session:
+        rt.call_sync(Leaf, 1)
+    with closing(open_readonly(str(db))) as conn:
+        rows = conn.execute(
+            "SELECT node_name, output FROM requests WHERE run_id = ?", (session.run_id,)
+        ).fetchall()
+        assert rows == [("Leaf", "2")]
+        with pytest.raises(Exception, match="readonly"):
+            conn.execute("DELETE FROM requests")

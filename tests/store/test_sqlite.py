@@ -54,8 +54,8 @@ def test_a_store_is_opened_once_and_unusable_after_close(db: Path) -> None:
     store.close()  # idempotent
     with pytest.raises(SessionStateError, match="closed"):
         store.list_runs()
-    store.write(_run("gone"))  # dropped and counted, never raises
-    assert store.statistics().rows_dropped == 1
+    with pytest.raises(SessionStateError, match="closed"):
+        store.write(_run("gone"))  # misuse is an error, never a silent drop
 
 
 def test_bad_options_are_configuration_errors(db: Path) -> None:
@@ -119,7 +119,7 @@ def test_a_foreign_sqlite_file_is_refused(db: Path) -> None:
 def test_a_file_that_is_not_sqlite_is_a_store_error(db: Path) -> None:
     db.parent.mkdir(parents=True)
     db.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(StoreError, match="cannot"):
+    with pytest.raises(StoreError, match="not a SQLite database"):
         SqliteRunStore(db).open()
 
 

@@ -10,6 +10,7 @@ uses. Cancellation is recorded (job status ``"cancelled"``, a ``RequestFailure``
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import time
 from collections.abc import Awaitable, Iterator, Mapping
@@ -21,7 +22,16 @@ from runtree.execution.task import Task
 from runtree.pubsub.messages import RequestFailure, RequestSuccess
 from runtree.pubsub.publisher import RTPublisher
 
-__all__ = ["Coordinator", "CoordinatorState", "CoordinatorStatistics", "Job"]
+__all__ = [
+    "DEFAULT_MAX_FINISHED_JOBS",
+    "Coordinator",
+    "CoordinatorState",
+    "CoordinatorStatistics",
+    "Job",
+]
+
+#: finished jobs a :class:`CoordinatorState` keeps by default (older ones are only counted)
+DEFAULT_MAX_FINISHED_JOBS = 1_000
 
 
 class Job:
@@ -67,15 +77,25 @@ class CoordinatorStatistics:
 
 
 class CoordinatorState:
-    """Append-only job records, by request id."""
+    """Job records by request id: every running job and the last ``max_finished``
+    finished ones (first finished, first out). The counts in :meth:`statistics` cover
+    every job ever started, so a session of a million calls holds the jobs that are
+    running, not the million."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_finished: int = DEFAULT_MAX_FINISHED_JOBS) -> None:
+        if isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 0:
+            raise ConfigurationError(f"max_finished must be an int >= 0, got {max_finished!r}")
+        self.max_finished = max_finished
+        #: running jobs and the most recently finished ones, by request id
         self.jobs: dict[str, Job] = {}
+        self._finished: collections.deque[str] = collections.deque()
+        self._submitted = 0
         self._running = 0
         self._counts = {"succeeded": 0, "failed": 0, "cancelled": 0}
 
     def start_job(self, job: Job) -> None:
         self.jobs[job.request_id] = job
+        self._submitted += 1
         self._running += 1
 
     def end_job(self, job: Job, status: str, end_time: float) -> None:
@@ -83,20 +103,28 @@ class CoordinatorState:
         job.end_time = end_time
         self._running -= 1
         self._counts[status] += 1
+        finished = self._finished
+        finished.append(job.request_id)
+        if len(finished) > self.max_finished:
+            gone = finished.popleft()
+            old = self.jobs.get(gone)
+            if old is not None and old.status != "running":
+                del self.jobs[gone]
 
     def __iter__(self) -> Iterator[Job]:
-        return iter(self.jobs.values())
+        return iter(list(self.jobs.values()))
 
     def __len__(self) -> int:
+        """The jobs kept (see :meth:`statistics` for counts over all of them)."""
         return len(self.jobs)
 
     def statistics(self) -> CoordinatorStatistics:
         return CoordinatorStatistics(
-            submitted=len(self.jobs), running=self._running, **self._counts
+            submitted=self._submitted, running=self._running, **self._counts
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"jobs": [job.to_dict() for job in self.jobs.values()]}
+        return {"jobs": [job.to_dict() for job in list(self.jobs.values())]}
 
 
 class Coordinator:
@@ -131,12 +159,12 @@ class Coordinator:
 
     async def submit(self, task: Task[Any], mode: str = "async") -> RequestSuccess | RequestFailure:
         """Run ``task`` in ``mode`` and return the outcome message (also published)."""
+        job = Job(task.request_id, task.node.name(), mode, time.time())
         try:
-            result = await self.run(task, mode)
+            result = await self.run(task, mode, job=job)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            job = self.state.jobs[task.request_id]
             return RequestFailure(
                 request_id=task.request_id,
                 node_name=job.node_name,
@@ -145,7 +173,6 @@ class Coordinator:
                 error=exc,
                 attributes=getattr(job, "attributes", None),
             )
-        job = self.state.jobs[task.request_id]
         return RequestSuccess(
             request_id=task.request_id,
             node_name=job.node_name,

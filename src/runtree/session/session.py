@@ -15,10 +15,11 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   strategies by mode name.
 * ``store``: the run journal (:mod:`runtree.store`): by default ``$RT_HOME/runtree.db``, else
   the nearest ``.runtree/runtree.db`` (``default_store_path``); a path or a ``RunStore``
-  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (written within
-  ~100 ms and on exit) or ``"sync"`` (a completed request is on disk before its caller gets
+  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (on disk within about a
+  second, and on exit) or ``"sync"`` (a completed request is on disk before its caller gets
   the result). ``resume``: the id of an earlier run whose completed requests answer the same
-  requests of this run.
+  requests of this run. A journal write that failed makes the session raise
+  :class:`~runtree.store.StoreError` on exit.
 
 Resources that belong to the run (an MCP connection opened in it, for example) register a
 closer with :meth:`Session.on_close`; they are closed when the session closes.
@@ -56,6 +57,7 @@ from runtree.state.config import (
 )
 from runtree.state.info import ExecutionInfo, InfoStatistics
 from runtree.state.state import RTState
+from runtree.store.errors import StoreError
 from runtree.store.journal import (
     DEFAULT_STORE,
     Journal,
@@ -170,7 +172,8 @@ class Session:
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
             )
         self.coordinator.start(self.publisher)
-        self.info = ExecutionInfo(run_id=self.run_id, name=name)
+        # finished requests past the in-memory window are read back from the journal
+        self.info = ExecutionInfo(run_id=self.run_id, name=name, archive=self.journal)
         self.communication = CommRegistry()
         self.state = RTState(
             self.info, self.config, self.coordinator, self.publisher, observer=self.journal
@@ -277,14 +280,22 @@ class Session:
         if len(self.communication):
             self.communication.publish_statistics(self.publisher)
 
-    def _close_journal(self, exc: BaseException | None) -> None:
-        """Record how the run ended (after the publisher closed: every message is in)."""
+    def _close_journal(self, exc: BaseException | None) -> StoreError | None:
+        """Record how the run ended (after the publisher closed: every message is in).
+        Returns the journal's first failed write, if any (already logged when it failed)."""
         status, error = run_outcome(exc, timed_out=self._timed_out, ended_by=self.state.ended_by)
-        if self.journal is not None:
-            self.state.detach_observer()
-            self.journal.close(status, error)
         if self._run_log is not None:
             self._run_log.close(status, error)
+        if self.journal is None:
+            return None
+        self.state.detach_observer()
+        return self.journal.close(status, error)
+
+    @staticmethod
+    def _report_lost(lost: StoreError | None, exc: BaseException | None) -> None:
+        """Raise the journal's failure when the body did not raise something else."""
+        if lost is not None and exc is None:
+            raise lost
 
     def _arm_timeout(
         self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
@@ -344,11 +355,14 @@ class Session:
         tb: TracebackType | None,
     ) -> None:
         self._begin_close()
-        if self._closers:
-            await self._run_closers()
-        await self.publisher.aclose()
-        self._close_journal(exc)
+        try:
+            if self._closers:
+                await self._run_closers()
+            await self.publisher.aclose()
+        finally:
+            lost = self._close_journal(exc)
         self._translate(exc_type, exc)
+        self._report_lost(lost, exc)
 
     def __enter__(self) -> Session:
         try:
@@ -372,12 +386,15 @@ class Session:
     ) -> None:
         self._begin_close()
         private = self._private_loop
+        lost: StoreError | None = None
         if private is not None:
             try:
-                if self._closers:
-                    private.run_until_complete(self._run_closers())
-                private.run_until_complete(self.publisher.aclose())
-                self._close_journal(exc)
+                try:
+                    if self._closers:
+                        private.run_until_complete(self._run_closers())
+                    private.run_until_complete(self.publisher.aclose())
+                finally:
+                    lost = self._close_journal(exc)
                 private.run_until_complete(private.shutdown_asyncgens())
                 private.run_until_complete(private.shutdown_default_executor())
             finally:
@@ -388,6 +405,7 @@ class Session:
             closing.add_done_callback(_background.discard)
             closing.add_done_callback(lambda _: self._close_journal(exc))
         self._translate(exc_type, exc)
+        self._report_lost(lost, exc)
 
     async def _close_in_background(self) -> None:
         if self._closers:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -26,6 +27,8 @@ async def worker_session(request_id: str) -> AsyncIterator[Callable[[], list[dic
     from runtree.session.session import Session
 
     async with Session(name=f"worker for {request_id}", store=None) as session:
+        # everything is reported when the node returns, so nothing may leave memory before
+        session.info.max_finished = sys.maxsize
         yield lambda: [record.to_dict() for record in session.info.requests.values()]
 
 

@@ -4,20 +4,40 @@ Every call becomes a :class:`RequestRecord` (parent, children, inputs, output or
 status, timings, execution mode). Root requests are the calls made outside any node.
 ``answer`` is the output of the last root request that succeeded. ``to_dict()`` /
 ``to_json()`` export everything as JSON-safe data (see :func:`runtree._json.to_jsonable`).
+
+Memory is bounded by what is running, not by what finished: the records of running
+requests and of the last ``max_finished`` finished ones (10,000 by default) are kept as
+they are; older finished ones leave memory (first finished, first out). With a run journal
+(the session's default) they are read back from it when asked for (their values as the
+journal stored them: JSON, errors as :class:`~runtree.errors.RemoteError` with the original
+type name); without one (``store=None``) they are gone, and only counted
+(``statistics().evicted``). Counts (``len``, ``statistics()``) always cover every request.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import json
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol, runtime_checkable
 
-from runtree._json import DEFAULT_MAX_CHARS, to_jsonable
+from runtree._json import DEFAULT_MAX_CHARS, safe_str, to_jsonable
 from runtree.errors import RemoteError
 from runtree.execution.coordinator import Job
 
-__all__ = ["ExecutionInfo", "InfoStatistics", "RequestRecord", "STATUSES"]
+__all__ = [
+    "DEFAULT_MAX_FINISHED",
+    "ExecutionInfo",
+    "InfoStatistics",
+    "RequestArchive",
+    "RequestRecord",
+    "STATUSES",
+    "error_type_name",
+]
+
+#: finished request records an :class:`ExecutionInfo` keeps in memory by default
+DEFAULT_MAX_FINISHED = 10_000
 
 _NO_CHILDREN: list[str] = []  # shared by leaves (most requests): never mutated
 
@@ -32,7 +52,17 @@ class RequestRecord(Job):
     seconds (``time.time()``).
     """
 
-    __slots__ = ("args", "attributes", "children", "error", "kwargs", "output", "parent_id")
+    __slots__ = (
+        "args",
+        "attributes",
+        "children",
+        "error",
+        "finished",
+        "kwargs",
+        "output",
+        "parent_id",
+        "root",
+    )
 
     def __init__(
         self,
@@ -59,6 +89,9 @@ class RequestRecord(Job):
         #: what the node reported about itself in ``details["attributes"]`` (model, token
         #: usage, tool name...: flat, JSON-safe, OpenTelemetry-style names), or ``None``
         self.attributes: dict[str, Any] | None = None
+        #: set by :class:`ExecutionInfo`: a root of its run; its end was counted
+        self.root = False
+        self.finished = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
@@ -85,7 +118,10 @@ class RequestRecord(Job):
     def to_dict(self, *, max_chars: int = DEFAULT_MAX_CHARS) -> dict[str, Any]:
         error = None
         if self.error is not None:
-            error = {"type": type(self.error).__name__, "message": str(self.error)[:max_chars]}
+            error = {
+                "type": error_type_name(self.error),
+                "message": safe_str(self.error)[:max_chars],
+            }
         return {
             "request_id": self.request_id,
             "parent_id": self.parent_id,
@@ -103,47 +139,202 @@ class RequestRecord(Job):
         }
 
 
+def error_type_name(error: BaseException) -> str:
+    """The name of an error's type (for an error from elsewhere, the original type's)."""
+    if isinstance(error, RemoteError) and error.type_name:
+        return error.type_name.rsplit(".", 1)[-1]
+    return type(error).__name__
+
+
+@runtime_checkable
+class RequestArchive(Protocol):
+    """Where a run's finished requests can be read back once they left memory (the run
+    journal is one). Records come back with their values as stored."""
+
+    def archived_requests(self) -> Iterator[RequestRecord]:
+        """Every request of the run, in creation order."""
+
+    def archived_request(self, request_id: str) -> RequestRecord | None:
+        """One request of the run, or ``None``."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class InfoStatistics:
+    """Counts over every request of the run (``evicted``: finished records that left
+    memory; ``kept``: records in memory now)."""
+
     requests: int
     running: int
     succeeded: int
     failed: int
     cancelled: int
+    evicted: int = 0
+    kept: int = 0
+
+
+class _Requests(Mapping[str, RequestRecord]):
+    """``ExecutionInfo.requests``: every request of the run by id, in creation order."""
+
+    __slots__ = ("_info",)
+
+    def __init__(self, info: ExecutionInfo) -> None:
+        self._info = info
+
+    def __getitem__(self, request_id: str) -> RequestRecord:
+        return self._info.get(request_id)
+
+    def __iter__(self) -> Iterator[str]:
+        return (record.request_id for record in self._info._all())
+
+    def __len__(self) -> int:
+        info = self._info
+        return len(info._records) if info._partial() else info._total
+
+    def values(self) -> Iterator[RequestRecord]:  # type: ignore[override]
+        return self._info._all()
+
+    def __repr__(self) -> str:
+        return f"<requests of run {self._info.run_id!r}: {len(self)}>"
 
 
 class ExecutionInfo:
-    """The request forest of one run (one session)."""
+    """The request forest of one run (one session); see the module for what stays in
+    memory. ``archive`` reads back what left it (the session passes its journal)."""
 
-    def __init__(self, *, run_id: str = "", name: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        run_id: str = "",
+        name: str | None = None,
+        max_finished: int = DEFAULT_MAX_FINISHED,
+        archive: RequestArchive | None = None,
+    ) -> None:
+        if isinstance(max_finished, bool) or not isinstance(max_finished, int) or max_finished < 0:
+            from runtree.errors import ConfigurationError
+
+            raise ConfigurationError(f"max_finished must be an int >= 0, got {max_finished!r}")
         self.run_id = run_id
         self.name = name
-        self.requests: dict[str, RequestRecord] = {}
-        self.roots: list[str] = []
+        self.max_finished = max_finished
+        self.archive = archive
+        self._records: dict[str, RequestRecord] = {}
+        self._roots: list[str] = []
+        self._finished: collections.deque[str] = collections.deque()
+        self._total = 0
+        self._evicted = 0
+        self._counts = dict.fromkeys(STATUSES, 0)
         self._answer: Any = None
         self._has_answer = False
+        #: every request of the run by id (read back from the archive once evicted)
+        self.requests: Mapping[str, RequestRecord] = _Requests(self)
+
+    # -- recording (RTState, on the session's loop) ------------------------------------------
 
     def add_request(self, record: RequestRecord) -> RequestRecord:
         """Insert ``record`` under its parent (or as a root). O(1)."""
-        self.requests[record.request_id] = record
-        parent = self.requests.get(record.parent_id) if record.parent_id is not None else None
+        records = self._records
+        records[record.request_id] = record
+        self._total += 1
+        self._counts["running"] += 1
+        parent = records.get(record.parent_id) if record.parent_id is not None else None
         if parent is None:
-            self.roots.append(record.request_id)
+            record.root = True
+            self._roots.append(record.request_id)
+        elif parent.children is _NO_CHILDREN:
+            parent.children = [record.request_id]
         else:
-            if parent.children is _NO_CHILDREN:
-                parent.children = [record.request_id]
-            else:
-                parent.children.append(record.request_id)
+            parent.children.append(record.request_id)
+        if record.status != "running":  # reported after it ended elsewhere (a worker)
+            self.finish(record)
         return record
 
     def set_output(self, record: RequestRecord, output: Any) -> None:
         """Store the output of a request that succeeded (the answer, if it is a root)."""
         record.output = output
-        if record.parent_id is None or record.parent_id not in self.requests:
+        if record.root:
             self._answer = output
             self._has_answer = True
+        self.finish(record)
+
+    def finish(self, record: RequestRecord) -> None:
+        """Count ``record``'s end (its status is final); the oldest finished records beyond
+        ``max_finished`` leave memory. O(1) amortised; a second call has no effect."""
+        if record.finished:
+            return
+        record.finished = True
+        counts = self._counts
+        counts["running"] -= 1
+        counts[record.status] += 1
+        finished = self._finished
+        finished.append(record.request_id)
+        if len(finished) > self.max_finished:
+            self._evict(finished.popleft())
+
+    def _evict(self, request_id: str) -> None:
+        record = self._records.pop(request_id, None)
+        if record is None:
+            return
+        self._evicted += 1
+        # the id stays in its parent's list until that list is mostly stale: then compact
+        limit = 2 * (self.max_finished + self._counts["running"]) + 16
+        parent = self._records.get(record.parent_id) if record.parent_id is not None else None
+        siblings = self._roots if parent is None else parent.children
+        if len(siblings) > limit:
+            kept = [child for child in siblings if child in self._records]
+            if parent is None:
+                self._roots = kept
+            else:
+                parent.children = kept
 
     # -- queries -----------------------------------------------------------------------------
+
+    def _partial(self) -> bool:
+        """Some records left memory and cannot be read back (no archive)."""
+        return bool(self._evicted) and self.archive is None
+
+    def _archived(self) -> bool:
+        return bool(self._evicted) and self.archive is not None
+
+    def _all(self) -> Iterator[RequestRecord]:
+        """Every record in creation order (from the archive once some were evicted)."""
+        if not self._archived():
+            yield from list(self._records.values())
+            return
+        assert self.archive is not None
+        live = self._records
+        for stored in self.archive.archived_requests():
+            yield live.get(stored.request_id, stored)
+
+    def _forest(self) -> tuple[list[RequestRecord], dict[str, list[RequestRecord]]]:
+        """``(roots, children by parent id)`` over the whole run."""
+        if not self._archived():
+            records = self._records
+            kept = {
+                rid: [records[c] for c in rec.children if c in records]
+                for rid, rec in records.items()
+                if rec.children
+            }
+            return [records[r] for r in self._roots if r in records], kept
+        every = list(self._all())
+        ids = {record.request_id for record in every}
+        roots: list[RequestRecord] = []
+        children: dict[str, list[RequestRecord]] = {}
+        for record in every:
+            if record.parent_id is None or record.parent_id not in ids:
+                roots.append(record)
+            else:
+                children.setdefault(record.parent_id, []).append(record)
+        live = self._records
+        for record in every:  # records read back learn their children too
+            found = children.get(record.request_id)
+            if found and record.request_id not in live:
+                record.children = [kid.request_id for kid in found]
+        return roots, children
+
+    @property
+    def roots(self) -> list[str]:
+        """The ids of the root requests, in call order."""
+        return [record.request_id for record in self._forest()[0]]
 
     @property
     def answer(self) -> Any:
@@ -155,41 +346,66 @@ class ExecutionInfo:
         return self._has_answer
 
     def get(self, request_id: str) -> RequestRecord:
-        return self.requests[request_id]
+        """The request ``request_id`` (``KeyError`` if the run has none, or it left memory
+        and there is no journal to read it back from)."""
+        record = self._records.get(request_id)
+        if record is not None:
+            return record
+        if self._archived():
+            assert self.archive is not None
+            found = self.archive.archived_request(request_id)
+            if found is not None:
+                return found
+        raise KeyError(request_id)
 
     def children(self, request_id: str) -> list[RequestRecord]:
-        return [self.requests[child] for child in self.requests[request_id].children]
+        self.get(request_id)
+        if not self._archived():
+            record = self._records[request_id]
+            return [self._records[c] for c in record.children if c in self._records]
+        return self._forest()[1].get(request_id, [])
 
     def root_requests(self) -> list[RequestRecord]:
-        return [self.requests[root] for root in self.roots]
+        return self._forest()[0]
 
     def walk(self) -> Iterator[tuple[int, RequestRecord]]:
         """Depth-first ``(depth, record)`` over the forest, in call order."""
-        stack = [(0, root) for root in reversed(self.roots)]
+        roots, children = self._forest()
+        stack = [(0, root) for root in reversed(roots)]
         while stack:
-            depth, request_id = stack.pop()
-            record = self.requests[request_id]
+            depth, record = stack.pop()
             yield depth, record
-            stack.extend((depth + 1, child) for child in reversed(record.children))
+            stack.extend(
+                (depth + 1, child) for child in reversed(children.get(record.request_id, ()))
+            )
 
     def __len__(self) -> int:
-        return len(self.requests)
+        """The number of requests of the run (all of them, in memory or not)."""
+        return self._total
 
     def statistics(self) -> InfoStatistics:
-        counts = dict.fromkeys(STATUSES, 0)
-        for record in self.requests.values():
-            counts[record.status] += 1
-        return InfoStatistics(requests=len(self.requests), **counts)
+        return InfoStatistics(
+            requests=self._total,
+            evicted=self._evicted,
+            kept=len(self._records),
+            **self._counts,
+        )
 
     # -- export ------------------------------------------------------------------------------
 
     def to_dict(self, *, max_chars: int = DEFAULT_MAX_CHARS) -> dict[str, Any]:
+        roots, children = self._forest()
+        requests = []
+        for record in self._all():
+            data = record.to_dict(max_chars=max_chars)
+            data["children"] = [child.request_id for child in children.get(record.request_id, ())]
+            requests.append(data)
         return {
             "run_id": self.run_id,
             "name": self.name,
             "answer": to_jsonable(self._answer, max_chars=max_chars),
-            "roots": list(self.roots),
-            "requests": [r.to_dict(max_chars=max_chars) for r in self.requests.values()],
+            "roots": [root.request_id for root in roots],
+            "requests": requests,
         }
 
     def to_json(self, *, indent: int | None = 2, max_chars: int = DEFAULT_MAX_CHARS) -> str:
@@ -201,9 +417,10 @@ class ExecutionInfo:
         for depth, record in self.walk():
             duration = record.duration
             took = "…" if duration is None else f"{duration * 1000:.2f} ms"
-            error = f" {type(record.error).__name__}: {record.error}" if record.error else ""
+            error = record.error
+            problem = f" {error_type_name(error)}: {safe_str(error)}" if error is not None else ""
             lines.append(
                 f"{'  ' * depth}{record.node_name} [{record.status}] {took} ({record.request_id})"
-                f"{error}"
+                f"{problem}"
             )
         return "\n".join(lines)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from runtree._json import describe_error
 from runtree.context.central import mode_override
 from runtree.errors import ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
@@ -97,7 +98,7 @@ class RTState:
                 return await asyncio.wrap_future(future)
         if self.ended_by is not None:
             raise RunEndedError(
-                f"the run ended after a failure ({type(self.ended_by).__name__}: {self.ended_by}); "
+                f"the run ended after a failure ({describe_error(self.ended_by)}); "
                 "no new calls are accepted"
             ) from self.ended_by
         try:
@@ -206,6 +207,7 @@ class RTState:
             self.info.set_output(record, output)
             return output
         record.error = error
+        self.info.finish(record)
         if not isinstance(error, asyncio.CancelledError):
             self.logger.info(
                 "request %s (%s) failed: %s: %s",

@@ -5,7 +5,9 @@
 ``durability="sync"`` makes each completed request durable before its caller sees the
 result, and ``Session(resume=run_id)`` answers the requests that completed in an earlier run
 from the journal instead of running them again. ``SqliteDeliveryLog`` keeps a reliable
-sender's unacknowledged messages in the same file. See ``docs/journal.md``.
+sender's unacknowledged messages in the same file. ``SqliteRunStore(path, readonly=True)``
+and ``open_readonly(path)`` (a plain read-only ``sqlite3`` connection, for your own
+queries) read a journal without ever changing it. See ``docs/journal.md``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from runtree._lazy import lazy_exports
 if TYPE_CHECKING:
     from runtree.store.delivery import SqliteDeliveryLog
     from runtree.store.errors import ResumeError, RunNotFoundError, SchemaVersionError, StoreError
+    from runtree.store.file import open_readonly
     from runtree.store.journal import (
         DEFAULT_STORE,
         Journal,
@@ -44,6 +47,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "SchemaVersionError",
         "StoreError",
     ),
+    "file": ("open_readonly",),
     "journal": (
         "DEFAULT_STORE",
         "Journal",
@@ -84,4 +88,5 @@ __all__ = [
     "StoredEvent",
     "StoredRequest",
     "default_store_path",
+    "open_readonly",
 ]

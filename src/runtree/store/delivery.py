@@ -24,7 +24,7 @@ from runtree.comm.errors import MessageFormatError
 from runtree.comm.message import CommMessage, message_from_json
 from runtree.errors import ConfigurationError, SessionStateError
 from runtree.store.errors import StoreError
-from runtree.store.sqlite import open_journal_file
+from runtree.store.file import open_for_writing
 
 __all__ = ["SqliteDeliveryLog"]
 
@@ -69,7 +69,7 @@ class SqliteDeliveryLog:
     def open(self) -> SqliteDeliveryLog:
         if self._status != "unopened":
             raise SessionStateError(f"SqliteDeliveryLog({str(self.path)!r}) is {self._status}")
-        self._conn = open_journal_file(self.path, self.busy_timeout)
+        self._conn = open_for_writing(self.path, self.busy_timeout)
         self._status = "open"
         return self
 

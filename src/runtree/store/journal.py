@@ -1,13 +1,18 @@
 """``Journal``: records one session's run in a :class:`~runtree.store.protocol.RunStore`.
 
 The journal is the session's request observer (:class:`~runtree.state.observer.
-RequestObserver`, given to ``RTState`` when it is built): it sees each request twice, by
-reference, when it is created and when it has ended. The journal only queues
-the reference; the store's writer thread turns it into a row (JSON of inputs and output)
-and commits it with the others of its batch. So the hot path pays for two queue appends
-and nothing else. In ``durability="sync"`` the caller also awaits the commit of its
-completed request. When resuming, ``request_created`` computes the request's key and answers
-it from the old run if that run completed it.
+RequestObserver`, given to ``RTState`` when it is built): it sees each request twice, when
+it is created and when it has ended, and encodes it **right then**, on the session's loop:
+the inputs at creation, the output (or error) and attributes at the end. What reaches the
+store is a finished row, so a caller that later mutates a returned list, or a node that
+mutates its input dict, cannot change what was recorded. The store's writer thread commits
+the rows in batches. In ``durability="sync"`` the caller also awaits the commit of its
+completed request. When resuming, ``request_created`` computes the request's key from the
+captured inputs and answers it from the old run if that run completed it.
+
+The run row is committed when the journal opens, before the run does anything, so even a
+run killed at once is listed (and resumable). A write that fails is reported: the session
+raises :class:`~runtree.store.errors.StoreError` when it exits (``sync``: the call fails).
 
 Broadcast items and fatal failures reach the journal as a subscriber of the session's
 publisher. See ``docs/journal.md`` for why requests do not (the measured cost).
@@ -16,21 +21,23 @@ publisher. See ``docs/journal.md`` for why requests do not (the measured cost).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import sys
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any
 
-from runtree.errors import ConfigurationError, SessionStateError
+from runtree._json import describe_error
+from runtree.errors import ConfigurationError, RemoteError, SessionStateError
 from runtree.nodes.node import Node
 from runtree.pubsub.messages import FatalFailure, Message, Streaming
 from runtree.pubsub.publisher import RTPublisher, Subscription
 from runtree.state.info import RequestRecord
-from runtree.store.errors import ResumeError
+from runtree.store.errors import ResumeError, StoreError
 from runtree.store.key import KeyTracker
 from runtree.store.process import host_name, process_marker
 from runtree.store.protocol import RunStore
@@ -44,6 +51,7 @@ from runtree.store.record import (
     RunRootSet,
     RunStarted,
     StoredOutput,
+    StoredRequest,
     StoreStatistics,
 )
 from runtree.store.root import RootTargets
@@ -55,6 +63,7 @@ from runtree.store.value import (
     encode_output,
     encode_value,
     inputs_digest,
+    scalar_json,
 )
 
 __all__ = [
@@ -149,7 +158,7 @@ def run_outcome(
         return "timed_out", "SessionTimeoutError: the session exceeded its timeout"
     failure = ended_by if ended_by is not None else exc
     if failure is not None:
-        return "failed", f"{type(failure).__name__}: {failure}"
+        return "failed", describe_error(failure)
     return "succeeded", None
 
 
@@ -189,7 +198,7 @@ class Journal:
         self._owns_store = False
         self._replay: dict[str, StoredOutput] | None = None
         self._keys: KeyTracker | None = None
-        self._seq = 0  # owned by the writer thread (or the loop thread when resuming)
+        self._seq = 0  # numbers the run's requests in creation order (the loop's thread)
         self._requests = 0
         self._event_seq = 0
         self._replayed = 0
@@ -198,11 +207,14 @@ class Journal:
         self._roots = 0
         self._max_chars = 0
         self._max_replay = 0
+        self._key: bytes | None = None
         self._subscription: Subscription | None = None
         self._status = "unopened"
-        # bound once: the hot path only builds a two-item tuple per write
-        self._started_row = self._build_started
-        self._ended_row = self._build_ended
+        self._put: Any = None  # the store's write, bound once opened
+        self._lost_before = 0
+        #: open, not resuming: request_created takes its shortest path
+        self._plain = False
+        self._sync = durability == "sync"
 
     @property
     def status(self) -> str:
@@ -238,6 +250,9 @@ class Journal:
             raise
         self._max_chars = store.max_value_chars
         self._max_replay = store.max_replay_bytes
+        self._key = store.replay_key
+        self._put = store.write  # (an open SqliteRunStore's is its writer's own put)
+        self._lost_before = store.statistics().rows_lost  # a shared store's earlier losses
         started = RunStarted(
             run_id=self.run_id,
             name=self.name,
@@ -252,10 +267,19 @@ class Journal:
             root_inputs=old.root_inputs if old is not None else None,
             runtree_version=_version(),
         )
-        if self.durability == "sync":  # a crash at any later point leaves a findable run
-            store.write_durably(started).result()
-        else:
-            store.write(started)
+        try:  # committed before the run starts: a crash at any later point leaves a findable run
+            if self._sync:
+                store.write_durably(started).result()  # synchronous=FULL: even a power cut
+            else:
+                lost = store.statistics().rows_lost
+                store.write(started)
+                store.flush()  # committed (survives the process being killed)
+                if store.statistics().rows_lost > lost:
+                    raise store.failure or StoreError(f"run {self.run_id} could not be recorded")
+        except BaseException:
+            if self._owns_store:
+                store.close()
+            raise
         if old is not None and old.root_node is not None:
             self._root_set = True
         self._subscription = publisher.subscribe(
@@ -265,6 +289,7 @@ class Journal:
             max_buffer=JOURNAL_BUFFER,
         )
         self._status = "open"
+        self._plain = self._replay is None
         return self
 
     @staticmethod
@@ -285,36 +310,39 @@ class Journal:
     def request_created(
         self, record: RequestRecord, node_class: type[Node[Any]] | None
     ) -> tuple[Any] | None:
-        if self._status != "open":
-            return None
-        if node_class is None:  # made and ended in a process worker: reported afterwards
-            self._requests += 1
-            self._write((self._started_row, record))
-            return None
-        if self._replay is not None:
-            return self._created_resuming(record, node_class)
+        if not self._plain or node_class is None:
+            return self._created_special(record, node_class)
         self._requests += 1
-        self._write((self._started_row, record))
+        self._put(self._started(record, encode_inputs(record.args, record.kwargs, self._max_chars)))
         if record.parent_id is None:
             self._record_root(record, node_class)
         return None
 
+    def _created_special(
+        self, record: RequestRecord, node_class: type[Node[Any]] | None
+    ) -> tuple[Any] | None:
+        """Not open, resuming, or a request reported by a process worker."""
+        if self._status != "open":
+            return None
+        if node_class is None:  # made and ended in a process worker: reported afterwards
+            self._requests += 1
+            self._put(self._started(record, self._inputs(record)))
+            return None
+        return self._created_resuming(record, node_class)
+
     def request_ended(self, record: RequestRecord) -> Awaitable[None] | None:
         if self._status != "open":
             return None
-        store = self._open_store()
-        if self.durability == "sync" and record.status != "cancelled":
-            return asyncio.wrap_future(store.write_durably((self._ended_row, record)))
-        store.write((self._ended_row, record))
+        row = self._ended(record)
+        if self._sync and record.status != "cancelled":
+            return asyncio.wrap_future(self._open_store().write_durably(row))
+        self._put(row)
         return None
 
     def _open_store(self) -> RunStore:
         store = self.store
         assert store is not None, "journal used before open()"
         return store
-
-    def _write(self, op: Any) -> None:
-        self._open_store().write(op)
 
     def _record_root(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
         """Remember how to make a root call again (``runtree resume`` makes every one): the
@@ -327,17 +355,19 @@ class Journal:
         if not self._root_set:
             self._root_set = True
             inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
-            self._write(RunRootSet(target.target, inputs, self.run_id))
+            self._put(RunRootSet(target.target, inputs, self.run_id))
         if self._roots == 1 and self.durability == "sync":
             # once per run: after a crash, `runtree resume` needs the first root call
             self._open_store().write_durably(target).result()
         else:
-            self._write(target)
+            self._put(target)
 
-    # -- rows, built on the writer thread ----------------------------------------------------
+    # -- rows, built when it happens (the session's loop) -----------------------------------
 
-    def _build_started(self, record: RequestRecord) -> RequestStarted:
-        # only what never changes after creation: the request may have ended meanwhile
+    def _inputs(self, record: RequestRecord) -> str:
+        return encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
+
+    def _started(self, record: RequestRecord, inputs: str) -> RequestStarted:
         self._seq += 1
         row: RequestStarted = _new(
             RequestStarted,
@@ -348,25 +378,36 @@ class Journal:
                 record.parent_id,
                 record.node_name,
                 record.mode,
-                encode_inputs(record.args, record.kwargs, max_chars=self._max_chars),
+                inputs,
                 record.start_time,
             ),
         )
         return row
 
-    def _build_ended(self, record: RequestRecord) -> RequestEnded:
+    def _ended(self, record: RequestRecord) -> RequestEnded:
         status = record.status
+        end = record.end_time
+        if status == "succeeded" and record.attributes is None and end is not None:
+            text = scalar_json(record.output)  # the common case: a small plain value
+            if text is not None and len(text) <= self._max_chars:
+                row: RequestEnded = _new(
+                    RequestEnded,
+                    (status, text, None, 1, None, end, 0, None, self.run_id, record.request_id),
+                )
+                return row
         if status == "succeeded":
             output, replay, replayable = encode_output(
-                record.output, max_chars=self._max_chars, max_replay_bytes=self._max_replay
+                record.output,
+                max_chars=self._max_chars,
+                max_replay_bytes=self._max_replay,
+                key=self._key,
             )
             error = None
         else:
             output, replay, replayable = None, None, 0
             error = None if record.error is None else encode_error(record.error)
-        end = record.end_time
         attributes = record.attributes
-        row: RequestEnded = _new(
+        row = _new(
             RequestEnded,
             (
                 status,
@@ -389,24 +430,13 @@ class Journal:
         self, record: RequestRecord, node_class: type[Node[Any]]
     ) -> tuple[Any] | None:
         self._requests += 1
-        inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
+        inputs = self._inputs(record)  # the key is computed from what was captured
         assert self._keys is not None
         assert self._replay is not None
         key = self._keys.assign(
             record.request_id, record.parent_id, record.node_name, inputs_digest(inputs)
         )
-        self._seq += 1
-        started = RequestStarted(
-            self.run_id,
-            record.request_id,
-            self._seq,
-            record.parent_id,
-            record.node_name,
-            record.mode,
-            inputs,
-            record.start_time,
-        )
-        self._write(started)
+        self._put(self._started(record, inputs))
         if record.parent_id is None:
             self._record_root(record, node_class)
         hit = self._replay.pop(key, None)
@@ -425,7 +455,7 @@ class Journal:
             return None
         now = time.time()
         self._replayed += 1
-        self._write(
+        self._put(
             RequestEnded(
                 "succeeded",
                 hit.output,
@@ -451,27 +481,74 @@ class Journal:
 
     def _event(self, kind: str, request_id: str | None, payload: str) -> None:
         self._event_seq += 1
-        self._write(
+        self._put(
             EventRecorded(self.run_id, self._event_seq, request_id, kind, payload, time.time())
         )
 
     # -- ending ------------------------------------------------------------------------------
 
-    def close(self, status: str, error: str | None = None) -> None:
+    def close(self, status: str, error: str | None = None) -> StoreError | None:
         """Record how the run ended and write everything (closing the store if it opened it).
 
         Call it after the publisher closed, so every message has reached the journal.
+        Returns the first write that failed during the run (a :class:`StoreError` naming
+        the file and how many rows were lost), or ``None`` when everything was written.
         """
+        self._plain = False
         if self._status != "open":
             self._status = "closed"
-            return
+            return None
         self._status = "closed"
         store = self._open_store()
-        store.write(RunEnded(status, time.time(), error, self.run_id))
-        if self._owns_store:
-            store.close()
-        else:
-            store.flush()
+        try:
+            store.write(RunEnded(status, time.time(), error, self.run_id))
+        finally:
+            if self._owns_store:
+                store.close()
+            else:
+                store.flush()
+        return self._failure(store)
+
+    def _failure(self, store: RunStore) -> StoreError | None:
+        failure = store.failure
+        lost = store.statistics().rows_lost - self._lost_before
+        if failure is None or lost <= 0:
+            return None
+        rows = "row was" if lost == 1 else "rows were"
+        return StoreError(f"run {self.run_id}: {lost} journal {rows} lost; first: {failure}")
+
+    # -- reading back (RequestArchive: ``Session.info`` asks for what left memory) ----------
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[RunStore]:
+        store = self.store
+        if store is not None and store.status == "open":
+            yield store  # it commits what is queued before it reads
+            return
+        path = self._option if isinstance(self._option, Path) else getattr(store, "path", None)
+        if not isinstance(path, Path):
+            raise StoreError(
+                f"the journal of run {self.run_id} is closed; its requests cannot be read back"
+            )
+        with SqliteRunStore(path, readonly=True) as reader:
+            yield reader
+
+    def archived_requests(self) -> Iterator[RequestRecord]:
+        with self._reading() as store:
+            stored = store.get_requests(self.run_id)
+        return (record_from_stored(row) for row in stored)
+
+    def archived_request(self, request_id: str) -> RequestRecord | None:
+        with self._reading() as store:
+            getter = getattr(store, "get_request", None)
+            if getter is not None:
+                found: StoredRequest | None = getter(self.run_id, request_id)
+            else:
+                found = next(
+                    (r for r in store.get_requests(self.run_id) if r.request_id == request_id),
+                    None,
+                )
+        return None if found is None else record_from_stored(found)
 
     def statistics(self) -> JournalStatistics:
         return JournalStatistics(
@@ -484,6 +561,36 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"<Journal run {self.run_id} in {self.store!r}>"
+
+
+def record_from_stored(stored: StoredRequest) -> RequestRecord:
+    """A :class:`RequestRecord` of a request read back from the journal: values as stored
+    (JSON), an error as :class:`RemoteError` carrying the original type name."""
+    inputs = stored.inputs if isinstance(stored.inputs, dict) else {}
+    args = inputs.get("args", [])
+    kwargs = inputs.get("kwargs", {})
+    record = RequestRecord(
+        stored.request_id,
+        stored.parent_id,
+        stored.node_name,
+        tuple(args) if isinstance(args, list) else (args,),
+        kwargs if isinstance(kwargs, dict) else {},
+        stored.mode or "?",
+        stored.start_time if stored.start_time is not None else 0.0,
+    )
+    record.status = stored.status
+    record.end_time = stored.end_time
+    record.output = stored.output
+    record.attributes = stored.attributes
+    record.finished = stored.status != "running"
+    error = stored.error
+    if isinstance(error, dict):
+        record.error = RemoteError(
+            str(error.get("message", "")),
+            type_name=str(error.get("type", "")),
+            remote_traceback=str(error.get("traceback", "")),
+        )
+    return record
 
 
 def _version() -> str:

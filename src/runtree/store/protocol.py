@@ -1,9 +1,9 @@
 """``RunStore``: the plug point for run journals (``SqliteRunStore`` is the default).
 
-A store takes write operations (:mod:`runtree.store.record`) without blocking the caller
-and answers the queries the CLI and resume need. The session never calls it on the hot
-path in ``batch`` durability: a :class:`~runtree.store.journal.Journal` subscribed to the
-session's publisher feeds it.
+A store takes finished rows (the write operations of :mod:`runtree.store.record`) and
+answers the queries the CLI and resume need. The session's
+:class:`~runtree.store.journal.Journal` encodes each request's rows when they happen and
+hands them over; the store decides how they reach the disk.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Protocol, runtime_checkable
 
+from runtree.store.errors import StoreError
 from runtree.store.record import (
-    Deferred,
     RunInfo,
     StoredEvent,
     StoredOutput,
@@ -27,7 +27,7 @@ __all__ = ["RunStore"]
 
 @runtime_checkable
 class RunStore(Protocol):
-    """What a run journal must offer. Writes are thread-safe and never block."""
+    """What a run journal must offer. Writes are thread-safe."""
 
     #: stored JSON values longer than this are cut and marked
     max_value_chars: int
@@ -38,17 +38,27 @@ class RunStore(Protocol):
     def status(self) -> str:
         """``"unopened"``, ``"open"`` or ``"closed"``."""
 
+    @property
+    def replay_key(self) -> bytes | None:
+        """The secret that seals replay pickles (``None``: keep no pickles)."""
+
+    @property
+    def failure(self) -> StoreError | None:
+        """The first write that did not reach the store (``None`` while all did)."""
+
     def open(self) -> RunStore:
         """Open the store; returns it."""
 
     def close(self, timeout: float | None = ...) -> None:
         """Write what is queued, then release everything."""
 
-    def write(self, op: WriteOp | Deferred) -> None:
-        """Queue a write; it reaches the disk within the store's flush bound."""
+    def write(self, op: WriteOp) -> None:
+        """Queue a write; it reaches the disk within the store's bounds (the caller may be
+        slowed down while the store is behind, never the write dropped)."""
 
-    def write_durably(self, op: WriteOp | Deferred) -> concurrent.futures.Future[None]:
-        """Queue a write; the future resolves once it is on disk."""
+    def write_durably(self, op: WriteOp) -> concurrent.futures.Future[None]:
+        """Queue a write; the future resolves once it is on disk, or fails with the
+        :class:`StoreError` that kept it off."""
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything queued is on disk; ``False`` on timeout."""

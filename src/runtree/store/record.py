@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 __all__ = [
     "DURABILITIES",
     "RUN_STATUSES",
-    "Deferred",
     "EventRecorded",
     "RequestEnded",
     "RequestStarted",
+    "RunCrashed",
     "RunEnded",
     "RunInfo",
     "RunRootSet",
@@ -34,8 +33,9 @@ __all__ = [
 #: ``running`` until the session exits; ``crashed`` is reported for a ``running`` run whose
 #: process is gone (and written when such a run is resumed).
 RUN_STATUSES = ("running", "succeeded", "failed", "timed_out", "crashed")
-#: ``batch``: written by a background thread within ~100 ms; ``sync``: a completed request is
-#: on disk before its caller gets the result.
+#: ``batch``: written by a background thread, on disk within about a second (see
+#: ``docs/journal.md``); ``sync``: a completed request is on disk before its caller gets the
+#: result.
 DURABILITIES = ("batch", "sync")
 
 
@@ -77,6 +77,13 @@ class RunEnded(NamedTuple):
     run_id: str
 
 
+class RunCrashed(NamedTuple):
+    """A ``running`` run's process is gone (no effect on a run with another status)."""
+
+    end_time: float
+    run_id: str
+
+
 class RequestStarted(NamedTuple):
     """A request was created. ``inputs`` is ``{"args": [...], "kwargs": {...}}`` as JSON;
     ``seq`` numbers the run's requests in creation order."""
@@ -92,8 +99,9 @@ class RequestStarted(NamedTuple):
 
 
 class RequestEnded(NamedTuple):
-    """A request ended. ``output`` is JSON; ``replay`` a pickle of the output when the JSON is
-    not an exact copy of it (``None`` if the JSON is exact or the value cannot be pickled)."""
+    """A request ended. ``output`` is JSON; ``replay`` a sealed pickle of the output
+    (:func:`runtree.store.value.seal`) when the JSON is not an exact copy of it (``None`` if
+    the JSON is exact or the value cannot be pickled)."""
 
     status: str
     output: str | None
@@ -134,15 +142,15 @@ class RootTarget(NamedTuple):
 
 
 WriteOp = (
-    RunStarted | RunRootSet | RunEnded | RequestStarted | RequestEnded | EventRecorded | RootTarget
+    RunStarted
+    | RunRootSet
+    | RunEnded
+    | RunCrashed
+    | RequestStarted
+    | RequestEnded
+    | EventRecorded
+    | RootTarget
 )
-
-
-#: A write whose row is built by the store's writer thread: a plain ``(convert, payload)``
-#: tuple; the writer calls ``convert(payload)``. The hot path hands over a reference (O(1))
-#: and leaves the JSON work to the writer; ``convert`` must only read what ``payload`` will
-#: not change any more.
-Deferred = tuple[Callable[[Any], WriteOp], Any]
 
 
 # -- reads -------------------------------------------------------------------------------------
@@ -260,15 +268,18 @@ class StoredOutput:
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StoreStatistics:
     """``rows_written``: rows committed; ``pending``: operations waiting for the writer;
-    ``flushes``: transactions committed; ``errors``: failed transactions (their rows are
-    counted in ``rows_dropped``); ``durable_waits``: writes a caller waited for (``sync``)."""
+    ``flushes``: transactions committed; ``errors``: transactions that failed; ``rows_lost``:
+    rows that never reached the disk (a failed transaction's, or written after close: the
+    store's ``failure`` says why); ``durable_waits``: writes a caller waited for (``sync``);
+    ``waits``: times a caller was slowed because the writer was behind (back-pressure)."""
 
     rows_written: int
     pending: int
     flushes: int
     errors: int
-    rows_dropped: int
+    rows_lost: int
     durable_waits: int
+    waits: int = 0
 
 
 def _loads(text: str | None) -> Any:
