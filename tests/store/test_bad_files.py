@@ -108,14 +108,18 @@ def _corrupt_requests(path: Path) -> None:
     try:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-        (root,) = conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE name = 'requests'"
-        ).fetchone()
+        roots = [  # the table and its indexes (a count may read an index alone)
+            row[0]
+            for row in conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE tbl_name = 'requests' AND rootpage > 0"
+            )
+        ]
     finally:
         conn.close()
     with open(path, "r+b") as handle:
-        handle.seek((root - 1) * page_size)
-        handle.write(b"\xa5" * page_size)
+        for root in roots:
+            handle.seek((root - 1) * page_size)
+            handle.write(b"\xa5" * page_size)
 
 
 def test_corrupt_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

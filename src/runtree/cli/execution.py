@@ -81,7 +81,11 @@ def _run(session: Any, calls: list[Call]) -> list[_Outcome]:
     except Exception as exc:
         if session.status == "unopened":  # the journal refused to start
             fail(str(exc))
-        if not any(o.error is exc for o in outcomes):  # the session itself failed (timeout...)
+        from runtree.store.errors import StoreError
+
+        if isinstance(exc, StoreError) and _rows_lost(session):
+            pass  # the journal lost rows: execute() reports it in one line
+        elif not any(o.error is exc for o in outcomes):  # the session failed (timeout...)
             outcomes.append(_Outcome(error=exc))
     return outcomes
 
@@ -149,7 +153,7 @@ def _rows_lost(session: Any) -> int:
     journal = session.journal
     if journal is None or journal.store is None:
         return 0
-    return int(journal.statistics().store.rows_dropped)
+    return int(journal.statistics().store.rows_lost)
 
 
 def _print_result(result: Any) -> None:

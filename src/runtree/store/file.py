@@ -233,7 +233,9 @@ def open_for_writing(path: Path, busy_timeout: float) -> sqlite3.Connection:
 
 
 def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
-    problems = [row[0] for row in conn.execute("PRAGMA quick_check(3)").fetchall()]
+    problems = [  # one line: SQLite puts several findings in one row, separated by newlines
+        " ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(3)").fetchall()
+    ]
     if problems != ["ok"]:
         raise StoreError(
             f"run journal {_name(path)} is corrupt ({'; '.join(map(str, problems))[:200]}); "
