@@ -14,6 +14,7 @@ from runtree.errors import (
     ConfigurationError,
     ContextError,
     ExecutionError,
+    ModelError,
     NodeDefinitionError,
     NodeInvocationError,
     NodeStateError,
@@ -22,7 +23,9 @@ from runtree.errors import (
     RuntreeError,
     SessionStateError,
     SessionTimeoutError,
+    StructuredOutputError,
     ToolDefinitionError,
+    UsageLimitExceeded,
 )
 
 if TYPE_CHECKING:
@@ -32,16 +35,26 @@ if TYPE_CHECKING:
         execution,
         graph,
         interaction,
+        llm,
         nodes,
         pubsub,
         session,
         state,
         store,
+        testing,
     )
     from runtree.context.central import execution_mode
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
-    from runtree.interaction.stream import broadcast
+    from runtree.interaction.stream import RunStream, broadcast, stream
+    from runtree.llm.agent import (
+        StructuredLLM,
+        StructuredToolCallLLM,
+        TerminalLLM,
+        ToolCallLLM,
+        ToolManifest,
+        agent_node,
+    )
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
@@ -50,7 +63,15 @@ if TYPE_CHECKING:
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
-    "interaction": ("broadcast", "call", "call_batch", "call_sync"),
+    "interaction": ("RunStream", "broadcast", "call", "call_batch", "call_sync", "stream"),
+    "llm.agent": (
+        "StructuredLLM",
+        "StructuredToolCallLLM",
+        "TerminalLLM",
+        "ToolCallLLM",
+        "ToolManifest",
+        "agent_node",
+    ),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
     "session": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
@@ -63,11 +84,13 @@ _SUBPACKAGES = (
     "execution",
     "graph",
     "interaction",
+    "llm",
     "nodes",
     "pubsub",
     "session",
     "state",
     "store",
+    "testing",
 )
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), subpackages=_SUBPACKAGES)
@@ -80,6 +103,7 @@ __all__ = [
     "ExecutionError",
     "ExecutionInfo",
     "ExecutorConfig",
+    "ModelError",
     "Node",
     "NodeBuilder",
     "NodeDefinitionError",
@@ -89,14 +113,23 @@ __all__ = [
     "RemoteError",
     "RunEndedError",
     "RunStore",
+    "RunStream",
     "RuntreeError",
     "Session",
     "SessionStateError",
     "SessionTimeoutError",
     "SqliteRunStore",
+    "StructuredLLM",
+    "StructuredOutputError",
+    "StructuredToolCallLLM",
+    "TerminalLLM",
+    "ToolCallLLM",
     "ToolCallable",
     "ToolDefinitionError",
+    "ToolManifest",
+    "UsageLimitExceeded",
     "__version__",
+    "agent_node",
     "broadcast",
     "call",
     "call_batch",
@@ -109,9 +142,12 @@ __all__ = [
     "function_node",
     "graph",
     "interaction",
+    "llm",
     "nodes",
     "pubsub",
     "session",
     "state",
     "store",
+    "stream",
+    "testing",
 ]
