@@ -228,7 +228,7 @@ class LLMBase(Node[LLMResponse[Any]]):
                     request_id=self.uuid,
                     path=request_path(self.uuid),
                     agent=self.name(),
-                    text=response.text,  # type: ignore[attr-defined]
+                    text=response.text,
                     structured=result.structured,
                 )
             )
@@ -289,7 +289,9 @@ def agent_node(
             f"{where}: system_message must be text or a SystemMessage, got {system_message!r}"
         )
     if max_tool_calls is not None and (
-        isinstance(max_tool_calls, bool) or not isinstance(max_tool_calls, int) or max_tool_calls < 0
+        isinstance(max_tool_calls, bool)
+        or not isinstance(max_tool_calls, int)
+        or max_tool_calls < 0
     ):
         raise ConfigurationError(f"{where}: max_tool_calls must be an int >= 0 or None")
     if usage_limits is not None and not isinstance(usage_limits, UsageLimits):
@@ -328,4 +330,3 @@ def agent_node(
     if tools:
         built.tools()  # resolve the tools now: a bad tool fails here, not mid-run
     return built
-

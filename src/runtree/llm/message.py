@@ -216,7 +216,7 @@ class AssistantMessage(Message):
         if isinstance(content, str) or content is None:
             text = content
         elif isinstance(content, Sequence) and all(isinstance(c, ToolCall) for c in content):
-            calls = list(content) + calls
+            calls = [c for c in content if isinstance(c, ToolCall)] + calls
             text = None
         else:
             raise TypeError(

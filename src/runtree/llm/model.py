@@ -413,4 +413,3 @@ def as_model(llm: Any, *, where: str) -> ModelBase:
         f"{where}: llm must be a model (e.g. rt.llm.OpenAILLM('gpt-4o')) or a list of models "
         f"tried in order, got {llm!r}"
     )
-

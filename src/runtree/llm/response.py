@@ -38,8 +38,10 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
-        cost = None if self.cost is None and other.cost is None else (
-            (self.cost or 0.0) + (other.cost or 0.0)
+        cost = (
+            None
+            if self.cost is None and other.cost is None
+            else ((self.cost or 0.0) + (other.cost or 0.0))
         )
         return Usage(
             requests=self.requests + other.requests,
@@ -100,7 +102,7 @@ class Response:
         finish_reason: str | None = None,
         model: str = "",
         provider: str = "",
-        id: str | None = None,  # noqa: A002 - the protocol's name
+        id: str | None = None,
     ) -> None:
         self.message = message
         self.usage = usage or Usage(requests=1)

@@ -56,15 +56,10 @@ class RetryPolicy:
             return bool(self.retry_if(error))
         if error.status_code is None:
             return self.retry_connection_errors and error.retryable
-        if error.status_code in self.statuses:
-            if (
-                error.retry_after is not None
-                and self.honour_retry_after
-                and error.retry_after > self.max_retry_after
-            ):
-                return False
-            return True
-        return False
+        if error.status_code not in self.statuses:
+            return False
+        too_long = error.retry_after is not None and error.retry_after > self.max_retry_after
+        return not (too_long and self.honour_retry_after)
 
     def delay(self, error: ModelError, attempt: int) -> float:
         """Seconds to wait after failed try number ``attempt`` (1-based)."""

@@ -33,9 +33,9 @@ class ToolCallSpec:
         return json.dumps(dict(self.arguments), separators=(",", ":"))
 
 
-def tool_call(name: str, arguments: Mapping[str, Any] | str | None = None, /, **kwargs: Any) -> (
-    ToolCallSpec
-):
+def tool_call(
+    name: str, arguments: Mapping[str, Any] | str | None = None, /, **kwargs: Any
+) -> ToolCallSpec:
     """``tool_call("add", a=1, b=2)`` or ``tool_call("add", {"a": 1})`` or
     ``tool_call("add", '{"a": 1')`` (malformed on purpose)."""
     call_id = kwargs.pop("id", None)
@@ -98,9 +98,9 @@ class Reply:
         written = (self.text or "") + "".join(c.raw_arguments for c in self.tool_calls)
         return len(sent) // 4 + 1, len(written) // 4 + 1
 
-    def completion(self, request: Mapping[str, Any], model: str, response_id: str) -> dict[
-        str, Any
-    ]:
+    def completion(
+        self, request: Mapping[str, Any], model: str, response_id: str
+    ) -> dict[str, Any]:
         """The chat-completions response body."""
         message: dict[str, Any] = {"role": "assistant", "content": self.text}
         if self.tool_calls:
@@ -125,9 +125,7 @@ class Reply:
             "object": "chat.completion",
             "created": 0,
             "model": model,
-            "choices": [
-                {"index": 0, "message": message, "finish_reason": self.stop_reason()}
-            ],
+            "choices": [{"index": 0, "message": message, "finish_reason": self.stop_reason()}],
             "usage": usage,
         }
 

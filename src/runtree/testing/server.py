@@ -69,7 +69,10 @@ class LocalOpenAIServer:
         server.owner = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, name="runtree-openai-server", daemon=True
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="runtree-openai-server",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -103,11 +106,9 @@ class LocalOpenAIServer:
     def llm(self, **options: Any) -> Any:
         """An :class:`~runtree.llm.OpenAILLM` for this server (needs the ``openai`` extra);
         proxy variables are ignored, since the server is on loopback."""
-        import openai
-
         from runtree.llm.providers.openai import OpenAILLM
 
-        options.setdefault("http_client", openai.DefaultAsyncHttpxClient(trust_env=False))
+        options.setdefault("trust_env", False)
         options.setdefault("api_key", "test-key")
         return OpenAILLM(self.model, base_url=self.base_url, **options)
 
@@ -183,7 +184,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "runtree-test-server"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read `requests` instead
 
     def do_GET(self) -> None:

@@ -8,9 +8,10 @@ runtree's (:class:`~runtree.llm.retry.RetryPolicy`), so the SDK's own are off.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from runtree.errors import ConfigurationError, ModelError
@@ -30,6 +31,22 @@ def _import_openai() -> Any:
             "OpenAILLM needs the openai package: pip install 'runtree[openai]'"
         ) from None
     return openai
+
+
+async def closed_with_loop(client: Any) -> AsyncGenerator[None, None]:
+    """An async generator that closes ``client`` when the running loop shuts its async
+    generators down (``asyncio.run`` and sessions do), so no connection outlives its loop.
+    Keep a reference to it as long as the client."""
+
+    async def guard() -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await client.close()
+
+    generator = guard()
+    await generator.__anext__()
+    return generator
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -52,9 +69,10 @@ class OpenAILLM(ModelBase):
 
     ``base_url`` (else ``OPENAI_BASE_URL``, else OpenAI) and ``api_key`` (else
     ``OPENAI_API_KEY``; a server at a custom ``base_url`` may need none) choose the server.
-    ``timeout`` is seconds per request; ``http_client`` an ``openai.DefaultAsyncHttpxClient``
-    of your own (e.g. ``trust_env=False`` to ignore proxy variables). Other options are
-    :class:`~runtree.llm.model.ModelBase`'s.
+    ``timeout`` is seconds per request; ``trust_env=False`` ignores the proxy variables (for
+    a server on loopback); ``http_client`` is an ``openai.DefaultAsyncHttpxClient`` of your
+    own, which you then close yourself (runtree closes the clients it makes when their event
+    loop shuts down). Other options are :class:`~runtree.llm.model.ModelBase`'s.
     """
 
     provider = "openai"
@@ -67,22 +85,23 @@ class OpenAILLM(ModelBase):
         api_key: str | None = None,
         timeout: float | None = 60.0,
         http_client: Any = None,
+        trust_env: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(model_name, **options)
+        self.trust_env = trust_env
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self._api_key = api_key
         self.timeout = timeout
         self._http_client = http_client
         self._clients: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
-    def _client(self) -> Any:
-        """One SDK client per event loop (its connections belong to that loop)."""
-        import asyncio
-
+    async def _client(self) -> Any:
+        """One SDK client per event loop (its connections belong to that loop), closed when
+        the loop shuts down."""
         loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        entry = self._clients.get(loop)
+        if entry is None:
             openai = _import_openai()
             key = self._api_key or os.environ.get("OPENAI_API_KEY")
             if key is None:
@@ -93,15 +112,19 @@ class OpenAILLM(ModelBase):
                         "needs none"
                     )
                 key = PLACEHOLDER_KEY
+            http_client = self._http_client
+            if http_client is None:
+                http_client = openai.DefaultAsyncHttpxClient(trust_env=self.trust_env)
             client = openai.AsyncOpenAI(
                 api_key=key,
                 base_url=self.base_url,
                 timeout=self.timeout,
                 max_retries=0,
-                http_client=self._http_client,
+                http_client=http_client,
             )
-            self._clients[loop] = client
-        return client
+            guard = None if self._http_client is not None else await closed_with_loop(client)
+            entry = self._clients[loop] = (client, guard)
+        return entry[0]
 
     def _arguments(self, request: dict[str, Any]) -> dict[str, Any]:
         arguments: dict[str, Any] = {"model": request["model"], "messages": request["messages"]}
@@ -112,7 +135,9 @@ class OpenAILLM(ModelBase):
         return arguments
 
     async def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
-        completion = await self._client().chat.completions.create(**self._arguments(request))
+        completion = await (await self._client()).chat.completions.create(
+            **self._arguments(request)
+        )
         if not completion.choices:
             raise ModelError(
                 f"{self.model_name()}: the server answered with no choices",
@@ -145,7 +170,7 @@ class OpenAILLM(ModelBase):
         arguments = self._arguments(request)
         arguments["stream"] = True
         arguments["stream_options"] = {"include_usage": True}
-        chunks = await self._client().chat.completions.create(**arguments)
+        chunks = await (await self._client()).chat.completions.create(**arguments)
         async for chunk in chunks:
             out: dict[str, Any] = {"id": chunk.id, "model": chunk.model}
             if chunk.usage is not None:
@@ -172,8 +197,10 @@ class OpenAILLM(ModelBase):
         where = f"{self.provider} {self.model_name()}"
         if isinstance(error, openai.APIStatusError):
             status = error.status_code
+            body = error.body
+            detail = body.get("message") if isinstance(body, dict) else None
             return ModelError(
-                f"{where}: HTTP {status}: {error.message}",
+                f"{where}: HTTP {status}: {detail or error.message}",
                 status_code=status,
                 retryable=status in self.retry.statuses,
                 retry_after=retry_after_seconds(error.response.headers),
