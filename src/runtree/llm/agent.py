@@ -123,8 +123,13 @@ class LLMBase(Node[LLMResponse[Any]]):
     """Base of the agent node classes. Configure a subclass with class attributes (or build
     one with :func:`agent_node`): ``llm``, ``system_message``, ``tool_nodes``,
     ``output_schema``, ``max_tool_calls``, ``usage_limits``, ``structured_retries``,
-    ``manifest``, ``agent_name``."""
+    ``manifest``, ``agent_name``.
 
+    An agent runs on the event loop (``execution_mode = "async"``): it waits on models and
+    tools, and its tools run in whatever mode they ask for.
+    """
+
+    execution_mode: ClassVar[str | None] = "async"
     llm: ClassVar[ModelBase | Sequence[ModelBase] | None] = None
     system_message: ClassVar[SystemMessage | str | None] = None
     tool_nodes: ClassVar[Sequence[Any]] = ()
@@ -308,9 +313,12 @@ def agent_node(
         base = StructuredToolCallLLM if output_schema is not None else ToolCallLLM
     else:
         base = StructuredLLM if output_schema is not None else TerminalLLM
-    class_name = "".join(ch for ch in (name or base.__name__).title() if ch.isalnum())
-    if not class_name or not class_name[0].isalpha():
-        class_name = base.__name__
+    class_name = base.__name__
+    if name:
+        words = "".join(ch if ch.isalnum() else " " for ch in name).split()
+        candidate = "".join(word[:1].upper() + word[1:] for word in words)
+        if candidate.isidentifier():
+            class_name = candidate
     built = (
         NodeBuilder(base, class_name=class_name)
         .override_attrs(

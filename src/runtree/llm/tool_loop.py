@@ -91,22 +91,26 @@ def _with_attributes(node_class: type[Node[Any]]) -> type[Node[Any]]:
     cached = _attributed.get(node_class)
     if cached is not None:
         return cached
-    base_invoke = node_class.invoke
-
-    async def invoke(self: Node[Any]) -> Any:
-        attributes = _pending.get()
-        if attributes is not None:
-            _pending.set(None)  # this request's own calls are not tool calls of the agent
-            self.details["attributes"] = {**self.details.get("attributes", {}), **attributes}
-        return await base_invoke(self)
-
     built = (
         NodeBuilder(node_class, class_name=node_class.__name__)
-        .override_attrs(invoke=invoke, __qualname__=node_class.__qualname__)
+        .override_attrs(
+            invoke=_invoke_as_tool,
+            _runtree_tool_of=node_class,
+            __qualname__=node_class.__qualname__,
+        )
         .build()
     )
     _attributed[node_class] = built
     return built
+
+
+async def _invoke_as_tool(self: Any) -> Any:
+    # module level (not a closure), so process workers can unpickle the class by reference
+    attributes = _pending.get()
+    if attributes is not None:
+        _pending.set(None)  # this request's own calls are not tool calls of the agent
+        self.details["attributes"] = {**self.details.get("attributes", {}), **attributes}
+    return await type(self)._runtree_tool_of.invoke(self)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -210,12 +214,12 @@ def as_tool_node(target: Any, *, where: str) -> type[Node[Any]]:
 
 def _graph_tool(graph: Any) -> type[Node[Any]]:
     """A graph as a tool: the model passes the initial shared store; the tool returns the
-    graph's result."""
+    last step's result and the shared store."""
     name = tool_name(str(getattr(graph, "name", "graph")))
 
     async def run_graph(inputs: dict[str, Any] | None = None) -> Any:
         outcome = await graph.run(dict(inputs or {}))
-        return getattr(outcome, "result", outcome)
+        return {"result": outcome.result, "shared": dict(outcome.shared)}
 
     run_graph.__doc__ = (
         f"Run the graph {getattr(graph, 'name', name)!r}.\n\n"
