@@ -176,9 +176,11 @@ async def test_usage_limits_per_agent_and_per_run() -> None:
     assert len(looping.requests) == 2
     free = rt.agent_node("Free", tool_nodes=[add], llm=looping)
     async with rt.Session(store=None):
-        with rt.llm.limit_usage(total_tokens=40) as scope:
-            with pytest.raises(UsageLimitExceeded, match="40 total tokens"):
-                await rt.call(free, "go")
+        with (
+            rt.llm.limit_usage(total_tokens=40) as scope,
+            pytest.raises(UsageLimitExceeded, match="40 total tokens"),
+        ):
+            await rt.call(free, "go")
     assert scope.usage.total_tokens == 45 and scope.usage.requests == 3
     with pytest.raises(ConfigurationError, match="non-negative"):
         rt.llm.UsageLimits(requests=-1)
