@@ -62,7 +62,8 @@ class Child:
             text=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -86,6 +87,14 @@ class Child:
 
     def finish(self) -> None:
         assert self.proc.wait(timeout=WAIT) == 0
+        self.close()
+
+    def close(self) -> None:
+        self.proc.wait(timeout=WAIT)
+        self.reader.join(WAIT)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
 
 
 def lines(path: Path) -> list[str]:
@@ -103,7 +112,7 @@ def test_a_killed_agent_resumes_without_paying_or_running_again(
     run_id = first.expect("RUN")
     first.expect("BLOCKED")  # model call 1, fetch_a, model call 2 finished; fetch_b runs
     first.proc.send_signal(signal.SIGKILL)
-    first.proc.wait(timeout=WAIT)
+    first.close()
     before = [dict(r) for r in server.requests]
     assert len(before) == 2
     assert lines(effects / "a") == ["x"] and lines(effects / "b") == ["y"]
