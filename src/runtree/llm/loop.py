@@ -13,7 +13,7 @@ from typing import Any
 from runtree.errors import ModelError, StructuredOutputError, UsageLimitExceeded
 from runtree.llm import structured as so
 from runtree.llm.history import MessageHistory
-from runtree.llm.message import ToolMessage, ToolResponse, UserMessage
+from runtree.llm.message import Message, ToolMessage, ToolResponse, UserMessage
 from runtree.llm.model import ModelBase
 from runtree.llm.response import Response
 from runtree.llm.tool_loop import ToolSet, check_arguments
@@ -31,6 +31,25 @@ class LoopResult:
     last: Response | None = None
 
 
+class _Conversation:
+    """The history and its chat-protocol form, kept side by side (each message converted
+    once, not once per turn)."""
+
+    __slots__ = ("history", "wire")
+
+    def __init__(self, history: MessageHistory) -> None:
+        self.history = history
+        self.wire = history.to_dicts()
+
+    def add(self, message: Message) -> None:
+        self.history.append(message)
+        self.wire.append(message.to_dict())
+
+    def extend(self, messages: list[ToolMessage]) -> None:
+        for message in messages:
+            self.add(message)
+
+
 async def run_loop(
     model: ModelBase,
     history: MessageHistory,
@@ -43,6 +62,7 @@ async def run_loop(
 ) -> LoopResult:
     """Run the conversation ``history`` (extended in place: pass a copy) to an answer."""
     mode = _start_mode(model) if schema is not None else None
+    conversation = _Conversation(history)
     ran = 0
     invalid = 0
     last: Response | None = None
@@ -50,14 +70,14 @@ async def run_loop(
         offered = tools.tools if tools is not None else []
         response_format = None
         tool_choice = None
-        messages: list[dict[str, Any]] | MessageHistory = history
+        messages = conversation.wire
         if mode == "json_schema":
             response_format = so.json_schema_format(schema)
         elif mode == "tool":
             offered = [*offered, so.answer_tool(schema)]
             tool_choice = "required"
         elif mode == "prompt":
-            messages = so.with_instructions(history, schema)
+            messages = so.with_instructions(conversation.wire, schema)
         request = model.build_request(
             messages, tools=offered, tool_choice=tool_choice, response_format=response_format
         )
@@ -70,7 +90,7 @@ async def run_loop(
             mode = model.structured_mode_override = fallback
             continue
         message = last.message
-        history.append(message)
+        conversation.add(message)
         calls = message.tool_calls
         if mode == "tool":
             answers = [c for c in calls if c.name == so.ANSWER_TOOL]
@@ -79,7 +99,9 @@ async def run_loop(
                 if problem is None:
                     for call in calls:  # every call gets a result, so the history stays valid
                         note = "Answer received." if call is answers[0] else "Not run: answered."
-                        history.append(ToolMessage(ToolResponse(call.identifier, call.name, note)))
+                        conversation.add(
+                            ToolMessage(ToolResponse(call.identifier, call.name, note))
+                        )
                     return LoopResult(
                         history=history,
                         text=answers[0].raw_arguments,
@@ -90,10 +112,10 @@ async def run_loop(
                 invalid += 1
                 _give_up_after(invalid, structured_retries, agent, problem)
                 others = [c for c in calls if c.name != so.ANSWER_TOOL]
-                history.extend(await _run_tools(tools, others, agent, ran, max_tool_calls))
+                conversation.extend(await _run_tools(tools, others, agent, ran, max_tool_calls))
                 ran += len(others)
                 for call in answers:
-                    history.append(
+                    conversation.add(
                         ToolMessage(
                             ToolResponse(
                                 call.identifier,
@@ -105,7 +127,7 @@ async def run_loop(
                     )
                 continue
         if calls:
-            history.extend(await _run_tools(tools, calls, agent, ran, max_tool_calls))
+            conversation.extend(await _run_tools(tools, calls, agent, ran, max_tool_calls))
             ran += len(calls)
             continue
         text = message.text or ""
@@ -122,7 +144,7 @@ async def run_loop(
             )
         invalid += 1
         _give_up_after(invalid, structured_retries, agent, problem)
-        history.append(
+        conversation.add(
             UserMessage(
                 f"Your answer does not fit the required format: {problem}. "
                 + (

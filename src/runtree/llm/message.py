@@ -44,7 +44,7 @@ class ToolCall:
     empty and the agent reports the problem back to the model).
     """
 
-    __slots__ = ("arguments", "identifier", "name", "raw_arguments")
+    __slots__ = ("_arguments", "identifier", "name", "raw_arguments")
 
     def __init__(
         self,
@@ -56,24 +56,30 @@ class ToolCall:
     ) -> None:
         self.identifier = identifier
         self.name = name
-        self.arguments: dict[str, Any] = dict(arguments or {})
+        self._arguments: dict[str, Any] | None = None
         if raw_arguments is None:
-            raw_arguments = json.dumps(self.arguments, separators=(",", ":"), sort_keys=True)
+            self._arguments = dict(arguments or {})
+            raw_arguments = json.dumps(self._arguments, separators=(",", ":"), sort_keys=True)
+        elif arguments is not None:
+            self._arguments = dict(arguments)
         self.raw_arguments = raw_arguments
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The arguments as a dict (empty when the model's text is not a JSON object)."""
+        if self._arguments is None:
+            try:
+                parsed = json.loads(self.raw_arguments) if self.raw_arguments.strip() else {}
+            except ValueError:
+                parsed = {}
+            self._arguments = parsed if isinstance(parsed, dict) else {}
+        return self._arguments
 
     @classmethod
     def from_raw(cls, identifier: str, name: str, raw_arguments: str) -> ToolCall:
-        """A call whose arguments are the model's text; unparseable text leaves them empty."""
-        try:
-            parsed = json.loads(raw_arguments) if raw_arguments.strip() else {}
-        except ValueError:
-            parsed = {}
-        return cls(
-            identifier,
-            name,
-            parsed if isinstance(parsed, dict) else {},
-            raw_arguments=raw_arguments,
-        )
+        """A call whose arguments are the model's text (parsed when first read; text that is
+        not a JSON object gives no arguments)."""
+        return cls(identifier, name, raw_arguments=raw_arguments)
 
     def to_dict(self) -> dict[str, Any]:
         """The OpenAI ``tool_calls`` item."""

@@ -181,7 +181,7 @@ class ModelBase(abc.ABC):
         """The JSON-exact request dict of one call (the model-call request's input)."""
         request: dict[str, Any] = {
             "model": self._model_name,
-            "messages": [m.to_dict() if isinstance(m, Message) else dict(m) for m in messages],
+            "messages": [m.to_dict() if isinstance(m, Message) else m for m in messages],
         }
         if tools:
             request["tools"] = [tool.to_openai() for tool in tools]

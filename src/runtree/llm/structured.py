@@ -20,7 +20,6 @@ import re
 from typing import Any
 
 from runtree.errors import ModelError, NodeDefinitionError
-from runtree.llm.history import MessageHistory
 from runtree.llm.tools import Tool
 
 __all__ = [
@@ -122,10 +121,10 @@ def next_mode(mode: str, error: ModelError) -> str | None:
     return None
 
 
-def with_instructions(history: MessageHistory, schema: Any) -> list[dict[str, Any]]:
-    """The messages to send in ``"prompt"`` mode: the history, the instructions added to its
-    first system message (or in one of their own)."""
-    messages = history.to_dicts()
+def with_instructions(wire: list[dict[str, Any]], schema: Any) -> list[dict[str, Any]]:
+    """The messages to send in ``"prompt"`` mode: the conversation (chat-protocol dicts),
+    the instructions added to its first system message (or in one of their own)."""
+    messages = list(wire)
     instructions = prompt_instructions(schema)
     if messages and messages[0].get("role") == "system":
         first = dict(messages[0])

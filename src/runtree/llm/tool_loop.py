@@ -117,6 +117,7 @@ async def _invoke_as_tool(self: Any) -> Any:
 class _Entry:
     node_class: type[Node[Any]]
     tool: Tool
+    checker: ArgumentChecker
 
 
 class ToolSet:
@@ -134,7 +135,9 @@ class ToolSet:
                 raise NodeDefinitionError(
                     f"{where}: two tools are named {name!r}; give one of them another name"
                 )
-            self._entries[name] = _Entry(_with_attributes(node_class), described)
+            self._entries[name] = _Entry(
+                _with_attributes(node_class), described, ArgumentChecker(described)
+            )
 
     @property
     def tools(self) -> list[Tool]:
@@ -158,7 +161,7 @@ class ToolSet:
             known = ", ".join(sorted(self._entries)) or "none"
             text = f"Error: there is no tool named {tool_call.name!r}; the tools are: {known}."
         else:
-            problem, arguments = check_arguments(entry.tool, tool_call.raw_arguments)
+            problem, arguments = entry.checker.check(tool_call.raw_arguments)
             if problem is not None:
                 text = f"Error: the arguments of {tool_call.name!r} {problem}; nothing ran."
             else:
@@ -228,29 +231,50 @@ def _graph_tool(graph: Any) -> type[Node[Any]]:
     return function_node(run_graph, name=name)
 
 
+class ArgumentChecker:
+    """Checks a tool call's arguments against a tool's JSON schema (top level: the object,
+    required and unknown names, the JSON types of the values). Built once per tool."""
+
+    __slots__ = ("closed", "properties", "required", "types")
+
+    def __init__(self, tool: Tool) -> None:
+        schema = tool.to_json_schema()
+        self.properties: Mapping[str, Any] = schema.get("properties") or {}
+        self.required = tuple(schema.get("required") or ())
+        self.closed = schema.get("additionalProperties") is False
+        self.types: dict[str, tuple[str, ...]] = {}
+        for name, spec in self.properties.items():
+            expected = (spec or {}).get("type")
+            kinds = (expected,) if isinstance(expected, str) else tuple(expected or ())
+            if kinds:
+                self.types[name] = kinds
+
+    def check(self, raw: str) -> tuple[str | None, dict[str, Any]]:
+        """``(problem, arguments)``: the parsed arguments, or what is wrong with them."""
+        try:
+            arguments = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            return f"are not valid JSON ({exc}): {raw[:200]!r}", {}
+        if not isinstance(arguments, dict):
+            return f"must be a JSON object, got {type(arguments).__name__}", {}
+        missing = [name for name in self.required if name not in arguments]
+        if missing:
+            return f"miss required {missing}", {}
+        if self.closed:
+            unknown = sorted(set(arguments) - set(self.properties))
+            if unknown:
+                return f"have unknown {unknown} (it takes {sorted(self.properties)})", {}
+        for name, value in arguments.items():
+            kinds = self.types.get(name)
+            if kinds and not any(_is_type(value, kind) for kind in kinds):
+                expected = kinds[0] if len(kinds) == 1 else list(kinds)
+                return f"have {name}={value!r}, which is not of type {expected}", {}
+        return None, arguments
+
+
 def check_arguments(tool: Tool, raw: str) -> tuple[str | None, dict[str, Any]]:
-    """``(problem, arguments)``: the parsed arguments, or what is wrong with them."""
-    try:
-        arguments = json.loads(raw) if raw.strip() else {}
-    except ValueError as exc:
-        return f"are not valid JSON ({exc}): {raw[:200]!r}", {}
-    if not isinstance(arguments, dict):
-        return f"must be a JSON object, got {type(arguments).__name__}", {}
-    schema = tool.to_json_schema()
-    properties: Mapping[str, Any] = schema.get("properties") or {}
-    missing = [name for name in schema.get("required") or () if name not in arguments]
-    if missing:
-        return f"miss required {missing}", {}
-    if schema.get("additionalProperties") is False:
-        unknown = sorted(set(arguments) - set(properties))
-        if unknown:
-            return f"have unknown {unknown} (it takes {sorted(properties)})", {}
-    for name, value in arguments.items():
-        expected = (properties.get(name) or {}).get("type")
-        kinds = [expected] if isinstance(expected, str) else list(expected or ())
-        if kinds and not any(_is_type(value, kind) for kind in kinds):
-            return f"have {name}={value!r}, which is not of type {expected}", {}
-    return None, arguments
+    """``(problem, arguments)`` of a call of ``tool`` with the argument text ``raw``."""
+    return ArgumentChecker(tool).check(raw)
 
 
 def _is_type(value: Any, kind: str) -> bool:
@@ -266,6 +290,8 @@ def tool_result_text(result: Any) -> str:
     """The text a model reads for a tool's result."""
     if isinstance(result, str):
         return result
+    if type(result) in (int, float, bool) or result is None:
+        return json.dumps(result)
     text = getattr(result, "text", None)  # an agent's response
     if isinstance(text, str) and hasattr(result, "message_history"):
         structured = getattr(result, "structured", None)

@@ -15,8 +15,10 @@ usage chunk), ``GET /v1/models``, and scripted failures (any status, with ``Retr
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
 import threading
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
@@ -184,6 +186,19 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "runtree-test-server"
 
+    def setup(self) -> None:
+        super().setup()
+        # small writes (event by event) must not wait for Nagle's algorithm, and a client
+        # that sends its headers and body in two writes must not wait for a delayed ACK
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._quick_ack()
+
+    def _quick_ack(self) -> None:
+        quickack = getattr(socket, "TCP_QUICKACK", None)  # Linux only; reset by the kernel
+        if quickack is not None:
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(socket.IPPROTO_TCP, quickack, 1)
+
     def log_message(self, format: str, *args: Any) -> None:
         pass  # quiet: tests read `requests` instead
 
@@ -199,6 +214,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") not in ("/v1/chat/completions", "/chat/completions"):
             self._json(404, {"error": {"message": f"no route {self.path}", "code": 404}})
             return
+        self._quick_ack()
         length = int(self.headers.get("Content-Length") or 0)
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
