@@ -14,7 +14,7 @@ from typing import Any
 
 from runtree.errors import ConfigurationError, ModelError
 from runtree.llm.model import ModelBase
-from runtree.llm.providers.openai import retry_after_seconds
+from runtree.llm.providers.openai import chunk_dict, message_dict, retry_after_seconds
 
 __all__ = ["LiteLLM", "import_litellm"]
 
@@ -78,20 +78,7 @@ class LiteLLM(ModelBase):
         litellm = import_litellm()
         completion = await litellm.acompletion(**self._arguments(request))
         choice = completion.choices[0]
-        message = choice.message
-        data: dict[str, Any] = {"role": "assistant", "content": message.content}
-        if getattr(message, "tool_calls", None):
-            data["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {
-                        "name": call.function.name,
-                        "arguments": call.function.arguments or "",
-                    },
-                }
-                for call in message.tool_calls
-            ]
+        data = message_dict(choice.message)
         usage = _usage(getattr(completion, "usage", None))
         cost = (getattr(completion, "_hidden_params", None) or {}).get("response_cost")
         if cost is not None:
@@ -111,25 +98,7 @@ class LiteLLM(ModelBase):
         arguments["stream_options"] = {"include_usage": True}
         chunks = await litellm.acompletion(**arguments)
         async for chunk in chunks:
-            out: dict[str, Any] = {"id": chunk.id, "model": chunk.model}
-            usage = getattr(chunk, "usage", None)
-            if usage is not None:
-                out["usage"] = _usage(usage)
-            if chunk.choices:
-                choice = chunk.choices[0]
-                delta = choice.delta
-                out["content"] = delta.content
-                out["finish_reason"] = choice.finish_reason
-                out["tool_calls"] = [
-                    {
-                        "index": part.index,
-                        "id": part.id,
-                        "name": part.function.name if part.function else None,
-                        "arguments": part.function.arguments if part.function else None,
-                    }
-                    for part in getattr(delta, "tool_calls", None) or ()
-                ]
-            yield out
+            yield chunk_dict(chunk, _usage)
 
     def _translate_error(self, error: Exception) -> ModelError | None:
         exceptions = import_litellm().exceptions

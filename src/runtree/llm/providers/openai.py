@@ -17,7 +17,7 @@ from typing import Any
 from runtree.errors import ConfigurationError, ModelError
 from runtree.llm.model import ModelBase
 
-__all__ = ["OllamaLLM", "OpenAILLM", "retry_after_seconds"]
+__all__ = ["OllamaLLM", "OpenAILLM", "chunk_dict", "message_dict", "retry_after_seconds"]
 
 #: ``api_key`` sent to servers that need none (a base URL given, no key anywhere)
 PLACEHOLDER_KEY = "not-needed"
@@ -144,20 +144,7 @@ class OpenAILLM(ModelBase):
                 provider=self.provider,
             )
         choice = completion.choices[0]
-        message = choice.message
-        data: dict[str, Any] = {"role": "assistant", "content": message.content}
-        if message.tool_calls:
-            data["tool_calls"] = [
-                {
-                    "id": call.id,
-                    "type": "function",
-                    "function": {
-                        "name": call.function.name,
-                        "arguments": call.function.arguments or "",
-                    },
-                }
-                for call in message.tool_calls
-            ]
+        data = message_dict(choice.message)
         return {
             "id": completion.id,
             "model": completion.model,
@@ -172,25 +159,7 @@ class OpenAILLM(ModelBase):
         arguments["stream_options"] = {"include_usage": True}
         chunks = await (await self._client()).chat.completions.create(**arguments)
         async for chunk in chunks:
-            out: dict[str, Any] = {"id": chunk.id, "model": chunk.model}
-            if chunk.usage is not None:
-                out["usage"] = _usage(chunk.usage)
-            if chunk.choices:
-                choice = chunk.choices[0]
-                delta = choice.delta
-                out["content"] = delta.content
-                out["finish_reason"] = choice.finish_reason
-                if delta.tool_calls:
-                    out["tool_calls"] = [
-                        {
-                            "index": part.index,
-                            "id": part.id,
-                            "name": part.function.name if part.function else None,
-                            "arguments": part.function.arguments if part.function else None,
-                        }
-                        for part in delta.tool_calls
-                    ]
-            yield out
+            yield chunk_dict(chunk, _usage)
 
     def _translate_error(self, error: Exception) -> ModelError | None:
         openai = _import_openai()
@@ -214,6 +183,48 @@ class OpenAILLM(ModelBase):
                 provider=self.provider,
             )
         return None
+
+
+def message_dict(message: Any) -> dict[str, Any]:
+    """The chat-protocol dict of an SDK's assistant message (OpenAI's and look-alikes)."""
+    data: dict[str, Any] = {"role": "assistant", "content": message.content}
+    calls = getattr(message, "tool_calls", None)
+    if calls:
+        data["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {
+                    "name": call.function.name,
+                    "arguments": call.function.arguments or "",
+                },
+            }
+            for call in calls
+        ]
+    return data
+
+
+def chunk_dict(chunk: Any, usage_of: Any) -> dict[str, Any]:
+    """The provider-neutral form of an SDK's streamed chunk (see ``ReplyAssembler``)."""
+    out: dict[str, Any] = {"id": chunk.id, "model": chunk.model}
+    usage = getattr(chunk, "usage", None)
+    if usage is not None:
+        out["usage"] = usage_of(usage)
+    if chunk.choices:
+        choice = chunk.choices[0]
+        delta = choice.delta
+        out["content"] = delta.content
+        out["finish_reason"] = choice.finish_reason
+        out["tool_calls"] = [
+            {
+                "index": part.index,
+                "id": part.id,
+                "name": part.function.name if part.function else None,
+                "arguments": part.function.arguments if part.function else None,
+            }
+            for part in getattr(delta, "tool_calls", None) or ()
+        ]
+    return out
 
 
 def _usage(usage: Any) -> dict[str, Any]:
