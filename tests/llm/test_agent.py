@@ -98,12 +98,16 @@ async def test_the_model_can_be_given_per_call() -> None:
 
 
 async def test_parallel_tool_calls_run_concurrently() -> None:
-    arrived = asyncio.Barrier(3)  # every call must be running at once to pass it
+    running: list[str] = []
+    all_in = asyncio.Event()  # set only when the three calls are running at once
 
     @rt.function_node
     async def wait_for_all(label: str) -> str:
         """Wait until the three calls are all running."""
-        await asyncio.wait_for(arrived.wait(), timeout=10)
+        running.append(label)
+        if len(running) == 3:
+            all_in.set()
+        await asyncio.wait_for(all_in.wait(), timeout=10)
         return label
 
     calls = [tool_call("wait_for_all", label=name) for name in "xyz"]
@@ -299,6 +303,47 @@ async def test_tool_requests_carry_the_tool_call_attributes() -> None:
             "runtree.kind": "tool",
         }
     ]
+
+
+async def test_a_node_described_by_a_json_schema_is_a_tool() -> None:
+    """The shape of MCP tool nodes: tool_info() with a JSON schema, keyword arguments."""
+
+    class RemoteSearch(rt.Node[dict[str, Any]]):
+        @classmethod
+        def tool_info(cls) -> rt.llm.Tool:
+            return rt.llm.Tool(
+                name="search",
+                description="Search the web.",
+                json_schema={
+                    "type": "object",
+                    "properties": {"query": {"type": "string"}, "limit": {"type": "integer"}},
+                    "required": ["query"],
+                },
+            )
+
+        def __init__(self, **arguments: Any):
+            super().__init__()
+            self.arguments = arguments
+
+        async def invoke(self) -> dict[str, Any]:
+            return {"hits": [self.arguments["query"]] * self.arguments.get("limit", 1)}
+
+    llm = ScriptedLLM(
+        [
+            Reply(
+                tool_calls=[
+                    tool_call("search", query="runtree", limit=2),
+                    tool_call("search", limit=2),
+                ]
+            ),
+            "found",
+        ]
+    )
+    response = await rt.call(rt.agent_node(tool_nodes=[RemoteSearch], llm=llm), "look")
+    ok, missing = tool_messages(response)
+    assert json.loads(ok) == {"hits": ["runtree", "runtree"]}
+    assert "miss required ['query']" in missing
+    assert llm.requests[0]["tools"][0]["function"]["parameters"]["required"] == ["query"]
 
 
 async def test_a_subclass_configures_an_agent_like_agent_node() -> None:
