@@ -15,9 +15,14 @@ from runtree.testing import LocalOpenAIServer, Reply, tool_call
 from tests.llm.conftest import Sleeps
 from tests.llm.tools import add
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("litellm") is None, reason="the litellm extra is not installed"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("litellm") is None, reason="the litellm extra is not installed"
+    ),
+    # litellm's own code makes pydantic warn while it parses a stream
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+]
 Serve = Callable[..., LocalOpenAIServer]
 
 
@@ -52,6 +57,13 @@ async def test_errors_keep_the_providers_message(serve: Serve, sleeps: Sleeps) -
     with pytest.raises(ModelError, match="bad") as caught:
         await llm.chat("hi")
     assert caught.value.status_code == 400
+
+
+def test_one_model_from_two_event_loops(serve: Serve) -> None:
+    server = serve(["first", "second"])
+    agent = rt.agent_node(llm=model_for(server))
+    assert rt.call_sync(agent, "one").text == "first"
+    assert rt.call_sync(agent, "two").text == "second"  # a new loop: litellm's clients too
 
 
 def test_litellm_is_imported_offline() -> None:

@@ -63,18 +63,20 @@ async def run_loop(
     """Run the conversation ``history`` (extended in place: pass a copy) to an answer."""
     mode = _start_mode(model) if schema is not None else None
     conversation = _Conversation(history)
+    answer_tool = so.answer_tool(schema).to_openai() if schema is not None else None
     ran = 0
     invalid = 0
     last: Response | None = None
     while True:
-        offered = tools.tools if tools is not None else []
+        offered: list[dict[str, Any]] = tools.wire if tools is not None else []
         response_format = None
         tool_choice = None
         messages = conversation.wire
         if mode == "json_schema":
             response_format = so.json_schema_format(schema)
         elif mode == "tool":
-            offered = [*offered, so.answer_tool(schema)]
+            assert answer_tool is not None
+            offered = [*offered, answer_tool]
             tool_choice = "required"
         elif mode == "prompt":
             messages = so.with_instructions(conversation.wire, schema)

@@ -174,17 +174,22 @@ class ModelBase(abc.ABC):
         self,
         messages: Sequence[Message] | Sequence[Mapping[str, Any]],
         *,
-        tools: Sequence[Tool] = (),
+        tools: Sequence[Tool | Mapping[str, Any]] = (),
         tool_choice: str | None = None,
         response_format: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The JSON-exact request dict of one call (the model-call request's input)."""
+        """The JSON-exact request dict of one call (the model-call request's input).
+
+        ``messages`` are messages or chat-protocol dicts; ``tools`` are :class:`Tool`
+        descriptions or their ``to_openai()`` dicts. Dicts are taken as they are (not
+        copied): do not change them afterwards.
+        """
         request: dict[str, Any] = {
             "model": self._model_name,
-            "messages": [m.to_dict() if isinstance(m, Message) else m for m in messages],
+            "messages": [m if type(m) is dict else _wire(m) for m in messages],
         }
         if tools:
-            request["tools"] = [tool.to_openai() for tool in tools]
+            request["tools"] = [t.to_openai() if isinstance(t, Tool) else t for t in tools]
         if tool_choice is not None:
             request["tool_choice"] = tool_choice
         if response_format is not None:
@@ -372,13 +377,13 @@ class FallbackLLM(ModelBase):
         self,
         messages: Sequence[Message] | Sequence[Mapping[str, Any]],
         *,
-        tools: Sequence[Tool] = (),
+        tools: Sequence[Tool | Mapping[str, Any]] = (),
         tool_choice: str | None = None,
         response_format: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         # what to send; each model puts its own name and settings in when it is tried
         return {
-            "messages": [m.to_dict() if isinstance(m, Message) else dict(m) for m in messages],
+            "messages": [_wire(m) for m in messages],
             "tools": list(tools),
             "tool_choice": tool_choice,
             "response_format": response_format,
@@ -401,6 +406,10 @@ class FallbackLLM(ModelBase):
                 last = error
         assert last is not None
         raise last
+
+
+def _wire(message: Message | Mapping[str, Any]) -> dict[str, Any]:
+    return message.to_dict() if isinstance(message, Message) else dict(message)
 
 
 def as_model(llm: Any, *, where: str) -> ModelBase:

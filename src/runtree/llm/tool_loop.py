@@ -125,6 +125,7 @@ class ToolSet:
 
     def __init__(self, tool_nodes: Iterable[Any], *, where: str) -> None:
         self._entries: dict[str, _Entry] = {}
+        self._wire: list[dict[str, Any]] | None = None
         for target in tool_nodes:
             node_class = as_tool_node(target, where=where)
             described = describe_tool(node_class)
@@ -142,6 +143,13 @@ class ToolSet:
     @property
     def tools(self) -> list[Tool]:
         return [entry.tool for entry in self._entries.values()]
+
+    @property
+    def wire(self) -> list[dict[str, Any]]:
+        """The tools in the ``{"type": "function", ...}`` form, built once."""
+        if self._wire is None:
+            self._wire = [entry.tool.to_openai() for entry in self._entries.values()]
+        return self._wire
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -8,15 +8,65 @@ instead of fetching it, and prints no banners.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
 from runtree.errors import ConfigurationError, ModelError
 from runtree.llm.model import ModelBase
-from runtree.llm.providers.openai import chunk_dict, message_dict, retry_after_seconds
+from runtree.llm.providers.openai import (
+    chunk_dict,
+    closed_with_loop,
+    message_dict,
+    retry_after_seconds,
+)
 
 __all__ = ["LiteLLM", "import_litellm"]
+
+
+_guarded: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
+
+
+class _CacheCloser:
+    """Closes the HTTP clients litellm cached while a loop ran, when that loop shuts down
+    (a client cannot be used on another loop, and left open it leaks its sockets)."""
+
+    def __init__(self, litellm: Any) -> None:
+        self.litellm = litellm
+
+    async def close(self) -> None:
+        await self._stop_logging_worker()
+        cache = getattr(self.litellm, "in_memory_llm_clients_cache", None)
+        if cache is None:
+            return
+        for client in list(getattr(cache, "cache_dict", {}).values()):
+            closer = getattr(client, "aclose", None) or getattr(client, "close", None)
+            if closer is None:
+                continue
+            with contextlib.suppress(Exception):
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
+        if hasattr(cache, "flush_cache"):
+            cache.flush_cache()
+
+    async def _stop_logging_worker(self) -> None:
+        """litellm runs a logging task on each loop it is used on; stop it with the loop."""
+        try:
+            from litellm.litellm_core_utils.logging_worker import GLOBAL_LOGGING_WORKER
+        except ImportError:  # another litellm version: nothing known to stop
+            return
+        with contextlib.suppress(Exception):
+            await GLOBAL_LOGGING_WORKER.stop()
+
+
+async def _clients_for_this_loop(litellm: Any) -> None:
+    loop = asyncio.get_running_loop()
+    if loop not in _guarded:
+        _guarded[loop] = await closed_with_loop(_CacheCloser(litellm))
 
 
 def import_litellm() -> Any:
@@ -62,6 +112,7 @@ class LiteLLM(ModelBase):
             "model": request["model"],
             "messages": request["messages"],
             "num_retries": 0,
+            "max_retries": 0,
             "timeout": self.timeout,
         }
         for key in ("tools", "tool_choice", "response_format"):
@@ -76,6 +127,7 @@ class LiteLLM(ModelBase):
 
     async def _complete(self, request: dict[str, Any]) -> dict[str, Any]:
         litellm = import_litellm()
+        await _clients_for_this_loop(litellm)
         completion = await litellm.acompletion(**self._arguments(request))
         choice = completion.choices[0]
         data = message_dict(choice.message)
@@ -93,6 +145,7 @@ class LiteLLM(ModelBase):
 
     async def _stream_chunks(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         litellm = import_litellm()
+        await _clients_for_this_loop(litellm)
         arguments = self._arguments(request)
         arguments["stream"] = True
         arguments["stream_options"] = {"include_usage": True}
