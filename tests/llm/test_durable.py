@@ -149,3 +149,31 @@ def test_a_killed_agent_resumes_without_paying_or_running_again(
     resumed_runs = [r for r in runs.values() if r.resumed_from == run_id]
     assert len(resumed_runs) == 1 and resumed_runs[0].status == "succeeded"
     assert runs[run_id].status == "crashed"
+
+
+async def test_a_run_stopped_by_a_limit_resumes_with_a_higher_one(tmp_path: Path) -> None:
+    import runtree as rt
+    from runtree.errors import UsageLimitExceeded
+    from runtree.testing import ScriptedLLM
+    from tests.llm.tools import add
+
+    def model(request: Any) -> Reply:
+        done = sum(1 for m in request["messages"] if m["role"] == "tool")
+        if done < 3:
+            return Reply(tool_calls=[tool_call("add", a=done, b=1)])
+        return Reply("three additions")
+
+    llm = ScriptedLLM(model)
+    db = tmp_path / "limits.db"
+    strict = rt.agent_node("Adder", tool_nodes=[add], llm=llm, max_tool_calls=2)
+    with pytest.raises(UsageLimitExceeded, match="max_tool_calls=2"):
+        async with rt.Session(store=db, durability="sync") as first:
+            await rt.call(strict, "add thrice")
+    assert len(llm.requests) == 3  # the third reply asked for a third tool call: refused
+    relaxed = rt.agent_node("Adder", tool_nodes=[add], llm=llm, max_tool_calls=5)
+    async with rt.Session(store=db, resume=first.run_id) as second:
+        response = await rt.call(relaxed, "add thrice")
+    assert response.text == "three additions"
+    assert len(llm.requests) == 4  # only the last model call was sent again
+    replayed = second.journal.statistics().replayed if second.journal else 0
+    assert replayed == 5  # three model calls and two tool calls answered from the journal
