@@ -102,3 +102,34 @@ def test_lifecycle_is_checked() -> None:
         script.reply_to({})
     with pytest.raises(TypeError, match="a Reply or a str"):
         Script([3])  # type: ignore[list-item]
+
+
+def test_the_echo_server_command() -> None:
+    import subprocess
+    import sys
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runtree.testing", "--model", "echo-1"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("serving echo-1 at http://127.0.0.1:")
+        base_url = line.split(" at ")[1].split(" ")[0]
+        request = urllib.request.Request(
+            base_url + "/chat/completions",
+            data=json.dumps(
+                {"model": "echo-1", "messages": [{"role": "user", "content": "hi"}]}
+            ).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with NO_PROXY.open(request, timeout=30) as response:
+            body = json.loads(response.read())
+        assert body["choices"][0]["message"]["content"] == "echo: hi"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        if process.stdout is not None:
+            process.stdout.close()
