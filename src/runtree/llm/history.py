@@ -7,7 +7,7 @@ from typing import Any
 
 from runtree.llm.message import Message, Role, SystemMessage, UserMessage, message_from_dict
 
-__all__ = ["MessageHistory", "as_history"]
+__all__ = ["MessageHistory", "WireMessages", "as_history"]
 
 
 class MessageHistory(list[Message]):
@@ -44,6 +44,11 @@ class MessageHistory(list[Message]):
 
     def __repr__(self) -> str:
         return f"MessageHistory({list.__repr__(self)})"
+
+
+class WireMessages(list[dict[str, Any]]):
+    """A list of messages already in chat-protocol form (a model's request copies it as it
+    is)."""
 
 
 def _check(message: object) -> Message:

@@ -12,7 +12,7 @@ from typing import Any
 
 from runtree.errors import ModelError, StructuredOutputError, UsageLimitExceeded
 from runtree.llm import structured as so
-from runtree.llm.history import MessageHistory
+from runtree.llm.history import MessageHistory, WireMessages
 from runtree.llm.message import Message, ToolMessage, ToolResponse, UserMessage
 from runtree.llm.model import ModelBase
 from runtree.llm.response import Response
@@ -39,11 +39,11 @@ class _Conversation:
 
     def __init__(self, history: MessageHistory) -> None:
         self.history = history
-        self.wire = history.to_dicts()
+        self.wire = WireMessages(history.to_dicts())
 
-    def add(self, message: Message) -> None:
+    def add(self, message: Message, wire: dict[str, Any] | None = None) -> None:
         self.history.append(message)
-        self.wire.append(message.to_dict())
+        self.wire.append(message.to_dict() if wire is None else wire)
 
     def extend(self, messages: list[ToolMessage]) -> None:
         for message in messages:
@@ -92,7 +92,7 @@ async def run_loop(
             mode = model.structured_mode_override = fallback
             continue
         message = last.message
-        conversation.add(message)
+        conversation.add(message, last.wire)
         calls = message.tool_calls
         if mode == "tool":
             answers = [c for c in calls if c.name == so.ANSWER_TOOL]

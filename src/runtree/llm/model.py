@@ -27,7 +27,7 @@ from runtree.errors import ConfigurationError, ModelError
 from runtree.interaction.call import call
 from runtree.interaction.stream import broadcast, is_streaming
 from runtree.llm import usage as usage_accounting
-from runtree.llm.history import as_history
+from runtree.llm.history import WireMessages, as_history
 from runtree.llm.message import Message
 from runtree.llm.response import RESPONSE_OBJECT, Response
 from runtree.llm.retry import RetryPolicy
@@ -186,7 +186,11 @@ class ModelBase(abc.ABC):
         """
         request: dict[str, Any] = {
             "model": self._model_name,
-            "messages": [m if type(m) is dict else _wire(m) for m in messages],
+            "messages": (
+                list(messages)
+                if type(messages) is WireMessages
+                else [m if type(m) is dict else _wire(m) for m in messages]
+            ),
         }
         if tools:
             request["tools"] = [t.to_openai() if isinstance(t, Tool) else t for t in tools]
@@ -204,6 +208,7 @@ class ModelBase(abc.ABC):
         usage_accounting.check_limits()
         data = await call(self.node_class(), request)
         response = Response.from_dict(data)
+        response.wire = data["message"]
         usage_accounting.record(response.usage)
         return response
 

@@ -92,7 +92,16 @@ class MessageInfo:
 class Response:
     """One reply of a model."""
 
-    __slots__ = ("finish_reason", "id", "message", "model", "provider", "structured", "usage")
+    __slots__ = (
+        "finish_reason",
+        "id",
+        "message",
+        "model",
+        "provider",
+        "structured",
+        "usage",
+        "wire",
+    )
 
     def __init__(
         self,
@@ -112,6 +121,8 @@ class Response:
         self.id = id
         #: the parsed answer, for :meth:`ModelBase.structured`
         self.structured: Any = None
+        #: the message in chat-protocol form as the model call returned it (read-only)
+        self.wire: dict[str, Any] | None = None
 
     @property
     def text(self) -> str:

@@ -20,6 +20,7 @@ import re
 from typing import Any
 
 from runtree.errors import ModelError, NodeDefinitionError
+from runtree.llm.history import WireMessages
 from runtree.llm.tools import Tool
 
 __all__ = [
@@ -121,10 +122,10 @@ def next_mode(mode: str, error: ModelError) -> str | None:
     return None
 
 
-def with_instructions(wire: list[dict[str, Any]], schema: Any) -> list[dict[str, Any]]:
+def with_instructions(wire: list[dict[str, Any]], schema: Any) -> WireMessages:
     """The messages to send in ``"prompt"`` mode: the conversation (chat-protocol dicts),
     the instructions added to its first system message (or in one of their own)."""
-    messages = list(wire)
+    messages = WireMessages(wire)
     instructions = prompt_instructions(schema)
     if messages and messages[0].get("role") == "system":
         first = dict(messages[0])

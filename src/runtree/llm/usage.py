@@ -65,27 +65,37 @@ class UsageLimits:
 class UsageScope:
     """A running total of model usage (and tool calls) with optional limits. Thread-safe."""
 
-    __slots__ = ("_lock", "limits", "name", "tool_calls", "usage")
+    __slots__ = ("_cost", "_input", "_lock", "_output", "_requests", "limits", "name", "tool_calls")
 
     def __init__(self, name: str, limits: UsageLimits | None = None) -> None:
         self.name = name
         self.limits = limits
-        self.usage = Usage()
         self.tool_calls = 0
+        self._requests = self._input = self._output = 0
+        self._cost: float | None = None
         self._lock = threading.Lock()
+
+    @property
+    def usage(self) -> Usage:
+        """The running total."""
+        return Usage(
+            requests=self._requests,
+            input_tokens=self._input,
+            output_tokens=self._output,
+            cost=self._cost,
+        )
 
     def check_request(self) -> None:
         """Raise if one more model call would break a limit."""
         limits = self.limits
         if limits is None:
             return
-        usage = self.usage
-        if limits.requests is not None and usage.requests >= limits.requests:
+        if limits.requests is not None and self._requests >= limits.requests:
             self._exceeded(f"{limits.requests} model requests")
         for name, used in (
-            ("input_tokens", usage.input_tokens),
-            ("output_tokens", usage.output_tokens),
-            ("total_tokens", usage.total_tokens),
+            ("input_tokens", self._input),
+            ("output_tokens", self._output),
+            ("total_tokens", self._input + self._output),
         ):
             bound = getattr(limits, name)
             if bound is not None and used >= bound:
@@ -101,7 +111,11 @@ class UsageScope:
 
     def add(self, usage: Usage) -> None:
         with self._lock:
-            self.usage = self.usage + usage
+            self._requests += usage.requests
+            self._input += usage.input_tokens
+            self._output += usage.output_tokens
+            if usage.cost is not None:
+                self._cost = (self._cost or 0.0) + usage.cost
 
     def _exceeded(self, what: str) -> None:
         raise UsageLimitExceeded(
