@@ -14,6 +14,7 @@ from runtree.errors import (
     ConfigurationError,
     ContextError,
     ExecutionError,
+    FatalError,
     ModelError,
     NodeDefinitionError,
     NodeInvocationError,
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
         context,
         execution,
         graph,
+        integrations,
         interaction,
         llm,
         nodes,
@@ -44,8 +46,15 @@ if TYPE_CHECKING:
         testing,
     )
     from runtree.context.central import execution_mode
+    from runtree.integrations.mcp import (
+        MCPHttpParams,
+        MCPStdioParams,
+        connect_mcp,
+        create_mcp_server,
+    )
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
+    from runtree.interaction.flow import Flow
     from runtree.interaction.stream import RunStream, broadcast, stream
     from runtree.llm.agent import (
         StructuredLLM,
@@ -58,12 +67,16 @@ if TYPE_CHECKING:
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
+    from runtree.state.config import set_config
     from runtree.store import RunStore, SqliteRunStore
 
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
+    # importing these needs no `mcp`; connecting or serving does (the `mcp` extra)
+    "integrations.mcp": ("MCPHttpParams", "MCPStdioParams", "connect_mcp", "create_mcp_server"),
     "interaction": ("RunStream", "broadcast", "call", "call_batch", "call_sync", "stream"),
+    "interaction.flow": ("Flow",),
     "llm.agent": (
         "StructuredLLM",
         "StructuredToolCallLLM",
@@ -75,6 +88,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
     "session": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
+    "state.config": ("set_config",),
     "store": ("RunStore", "SqliteRunStore"),
 }
 _SUBPACKAGES = (
@@ -83,6 +97,7 @@ _SUBPACKAGES = (
     "errors",
     "execution",
     "graph",
+    "integrations",
     "interaction",
     "llm",
     "nodes",
@@ -103,6 +118,10 @@ __all__ = [
     "ExecutionError",
     "ExecutionInfo",
     "ExecutorConfig",
+    "FatalError",
+    "Flow",
+    "MCPHttpParams",
+    "MCPStdioParams",
     "ModelError",
     "Node",
     "NodeBuilder",
@@ -135,17 +154,21 @@ __all__ = [
     "call_batch",
     "call_sync",
     "comm",
+    "connect_mcp",
     "context",
+    "create_mcp_server",
     "errors",
     "execution",
     "execution_mode",
     "function_node",
     "graph",
+    "integrations",
     "interaction",
     "llm",
     "nodes",
     "pubsub",
     "session",
+    "set_config",
     "state",
     "store",
     "stream",

@@ -2,13 +2,14 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
 import runtree as rt
 from runtree.execution.coordinator import Coordinator
 from runtree.pubsub import FatalFailure, RTPublisher
-from runtree.state import ExecutionInfo, ExecutorConfig, RTState
+from runtree.state import ExecutionInfo, ExecutorConfig, RequestObserver, RTState
 from tests.support import Adder, Boom, Failing
 
 
@@ -91,3 +92,40 @@ async def test_calls_from_another_thread_hop_to_the_state_loop() -> None:
     assert await asyncio.to_thread(from_thread) == 1
     assert seen_threads == [loop_thread]
     await state.publisher.aclose()
+
+
+async def test_an_observer_given_at_construction_sees_every_request_and_may_answer() -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Observer:
+        def request_created(self, record: Any, node_class: Any) -> tuple[Any] | None:
+            seen.append(("created", record.node_name))
+            return (42,) if record.node_name == "answered" else None
+
+        def request_ended(self, record: Any) -> None:
+            seen.append((record.status, record.node_name))
+
+    observer = Observer()
+    assert isinstance(observer, RequestObserver)
+
+    async def ran() -> int:
+        return 1
+
+    async def answered() -> int:
+        raise AssertionError("the observer answers this one")
+
+    publisher = RTPublisher()
+    coordinator = Coordinator()
+    coordinator.start(publisher)
+    state = RTState(
+        ExecutionInfo(run_id="r"), ExecutorConfig(), coordinator, publisher, observer=observer
+    )
+    assert await state.call_nodes(None, None, ran, (), {}) == 1
+    assert await state.call_nodes(None, None, answered, (), {}) == 42
+    await publisher.aclose()
+    assert seen == [
+        ("created", "ran"),
+        ("succeeded", "ran"),
+        ("created", "answered"),
+    ]
+    assert coordinator.state.statistics().succeeded == 2

@@ -128,3 +128,17 @@ class Flow(Node[int]):
                 raise ValueError(f"failed at {i}")
             total += await rt.call(Leaf, i)
         return total
+
+
+class Described(Node[int]):
+    """Reports attributes about itself, as model and tool calls do."""
+
+    def __init__(self, x: int) -> None:
+        super().__init__()
+        self.x = x
+
+    async def invoke(self) -> int:
+        self.details["attributes"] = {"runtree.kind": "demo", "demo.x": self.x}
+        if self.x < 0:
+            raise ValueError("negative")
+        return self.x

@@ -11,7 +11,7 @@ import pytest
 
 import runtree as rt
 from runtree.store import DEFAULT_STORE, SqliteRunStore, default_store_path
-from tests.store.nodes import Fails, Leaf, MakePoint, Pair, Tree
+from tests.store.nodes import Described, Fails, Leaf, MakePoint, Pair, Tree
 from tests.support import Forever
 
 
@@ -212,3 +212,21 @@ async def test_journal_statistics(db: Path) -> None:
     stats = session.journal.statistics()
     assert (stats.requests, stats.replayed, stats.events) == (3, 0, 2)
     assert stats.run_id == session.run_id
+
+
+@pytest.mark.parametrize("mode", ["async", "thread", "process"])
+async def test_attributes_a_node_reports_reach_its_record_and_the_journal(
+    db: Path, reader: SqliteRunStore, mode: str
+) -> None:
+    async with rt.Session(store=db, execution_mode=mode) as session:
+        assert await rt.call(Described, 7) == 7
+        with pytest.raises(ValueError, match="negative"):
+            await rt.call(Described, -1)
+    ok, failed = session.info.root_requests()
+    assert ok.attributes == {"runtree.kind": "demo", "demo.x": 7}
+    assert failed.attributes == {"runtree.kind": "demo", "demo.x": -1}
+    reader.open()
+    stored = {r.request_id: r for r in reader.get_requests(session.run_id)}
+    assert stored[ok.request_id].attributes == {"demo.x": 7, "runtree.kind": "demo"}
+    assert stored[failed.request_id].attributes == {"demo.x": -1, "runtree.kind": "demo"}
+    assert stored[failed.request_id].status == "failed"

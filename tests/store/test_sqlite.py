@@ -132,10 +132,10 @@ def test_rows_are_merged_within_a_batch_and_updated_across_batches(db: Path) -> 
         store.write(
             RequestStarted("r1", "b", 2, "a", "Leaf", "async", '{"args":[1],"kwargs":{}}', 1.1)
         )
-        store.write(RequestEnded("succeeded", "2", None, 1, None, 1.2, 0, "r1", "b"))
+        store.write(RequestEnded("succeeded", "2", None, 1, None, 1.2, 0, None, "r1", "b"))
         assert store.flush(timeout=10)
         assert [r.status for r in store.get_requests("r1")] == ["running", "succeeded"]
-        store.write(RequestEnded("failed", None, None, 0, '{"type":"X"}', 1.3, 0, "r1", "a"))
+        store.write(RequestEnded("failed", None, None, 0, '{"type":"X"}', 1.3, 0, None, "r1", "a"))
         store.write(EventRecorded("r1", 1, "b", "stream", '"hello"', 1.15))
         store.write(RunEnded("failed", 2.0, "X: boom", "r1"))
         root, leaf = store.get_requests("r1")

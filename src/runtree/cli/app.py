@@ -189,7 +189,7 @@ def _execute(
 
 
 def build_app() -> typer.Typer:
-    from runtree.cli.target import TargetError, load_target, parse_arguments
+    from runtree.cli.target import TargetError, load_target, parse_arguments, run_mode
 
     app = typer.Typer(
         name="runtree",
@@ -232,7 +232,7 @@ def build_app() -> typer.Typer:
             node,
             call_args,
             call_kwargs,
-            mode=mode.value,
+            mode=run_mode(node, mode.value),
             store=db if db is not None else DEFAULT_STORE,
             name=name or target.rpartition(":")[2],
             durability=durability.value,
@@ -346,10 +346,19 @@ def build_app() -> typer.Typer:
         output: Path | None = typer.Option(  # noqa: B008
             None, "--output", "-o", help="Write to this file instead of stdout."
         ),
+        html: Path | None = typer.Option(  # noqa: B008
+            None, "--html", help="Write a self-contained HTML report of the run to this file."
+        ),
         db: Path | None = typer.Option(None, "--db", help=DB_HELP),  # noqa: B008
     ) -> None:
-        """Export a run (run record, requests, stream events) as one JSON document."""
-        del as_json  # JSON is the only format
+        """Export a run (run record, requests, stream events) as one JSON document, or as
+        an HTML report (--html) that opens offline."""
+        del as_json  # JSON is the default format
+        if html is not None:
+            from runtree.cli.viz import export_html_command
+
+            export_html_command(db, run_id, html)
+            return
         run, requests, events = _load_run(db, run_id)
         document = {
             "run": run.to_dict(),
@@ -403,4 +412,7 @@ def build_app() -> typer.Typer:
         )
         raise typer.Exit(code)
 
+    from runtree.cli.viz import register
+
+    register(app)
     return app

@@ -11,7 +11,7 @@ from typing import Any
 from runtree.errors import RuntreeError
 from runtree.nodes.node import Node
 
-__all__ = ["TargetError", "load_target", "parse_arguments"]
+__all__ = ["TargetError", "load_object", "load_target", "parse_arguments", "run_mode"]
 
 
 class TargetError(RuntreeError, ValueError):
@@ -20,7 +20,27 @@ class TargetError(RuntreeError, ValueError):
 
 def load_target(spec: str) -> Any:
     """The node class or function named by ``spec`` (``module:Name``, ``module:Outer.Name`` or
-    ``file.py:Name``). The current folder is importable, as with ``python -m``."""
+    ``file.py:Name``); a graph there becomes a node class that runs it. The current folder
+    is importable, as with ``python -m``."""
+    from runtree.graph.entry import graph_entry, is_graph_target
+
+    obj = load_object(spec)
+    module_name, _, qualname = spec.rpartition(":")
+    if is_graph_target(obj):  # a graph (or graph node) object or class: run it as a graph
+        try:
+            return graph_entry(obj, module_name, qualname)
+        except TypeError as exc:
+            raise TargetError(f"{spec!r}: cannot create {qualname}() to run it: {exc}") from exc
+    if isinstance(obj, type):
+        if not issubclass(obj, Node):
+            raise TargetError(f"{spec!r} is a class but not a runtree Node or graph node")
+    elif not callable(obj):
+        raise TargetError(f"{spec!r} is neither a node class, a function nor a graph")
+    return obj
+
+
+def load_object(spec: str) -> Any:
+    """Whatever ``spec`` (``module:Name`` or ``file.py:Name``) names, unchecked."""
     module_name, sep, qualname = spec.rpartition(":")
     if not sep or not module_name or not qualname:
         raise TargetError(f"{spec!r} is not module:Name (for example mypackage.nodes:Summarise)")
@@ -50,12 +70,17 @@ def load_target(spec: str) -> Any:
             obj = getattr(obj, part)
         except AttributeError:
             raise TargetError(f"module {module_name!r} has no attribute {qualname!r}") from None
-    if isinstance(obj, type):
-        if not issubclass(obj, Node):
-            raise TargetError(f"{spec!r} is a class but not a runtree Node")
-    elif not callable(obj):
-        raise TargetError(f"{spec!r} is neither a node class nor a function")
     return obj
+
+
+def run_mode(target: Any, requested: str) -> str:
+    """The mode to run ``target`` in: a graph always runs on the event loop (its steps
+    share the store; what they call uses ``requested`` through the session)."""
+    from runtree.graph.entry import GraphEntry
+
+    if isinstance(target, type) and issubclass(target, GraphEntry):
+        return "async"
+    return requested
 
 
 def parse_value(text: str) -> Any:

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
+from runtree.state.observer import RequestObserver
 from runtree.state.state import RTState
 
-__all__ = ["ExecutionInfo", "ExecutorConfig", "InfoStatistics", "RTState", "RequestRecord"]
+__all__ = [
+    "ExecutionInfo",
+    "ExecutorConfig",
+    "InfoStatistics",
+    "RTState",
+    "RequestObserver",
+    "RequestRecord",
+]

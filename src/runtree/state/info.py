@@ -32,7 +32,7 @@ class RequestRecord(Job):
     seconds (``time.time()``).
     """
 
-    __slots__ = ("args", "children", "error", "kwargs", "output", "parent_id")
+    __slots__ = ("args", "attributes", "children", "error", "kwargs", "output", "parent_id")
 
     def __init__(
         self,
@@ -56,6 +56,9 @@ class RequestRecord(Job):
         self.output: Any = None
         self.error: BaseException | None = None
         self.children: list[str] = _NO_CHILDREN  # replaced by a list of its own on first child
+        #: what the node reported about itself in ``details["attributes"]`` (model, token
+        #: usage, tool name...: flat, JSON-safe, OpenTelemetry-style names), or ``None``
+        self.attributes: dict[str, Any] | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
@@ -73,6 +76,7 @@ class RequestRecord(Job):
         record.status = data["status"]
         record.end_time = data["end_time"]
         record.output = data["output"]
+        record.attributes = data.get("attributes")
         error = data.get("error")
         if error is not None:
             record.error = RemoteError(error["message"], type_name=error["type"])
@@ -92,6 +96,7 @@ class RequestRecord(Job):
             "status": self.status,
             "output": to_jsonable(self.output, max_chars=max_chars),
             "error": error,
+            "attributes": to_jsonable(self.attributes, max_chars=max_chars),
             "start_time": self.start_time,
             "end_time": self.end_time,
             "children": list(self.children),

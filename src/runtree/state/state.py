@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from runtree.context.central import mode_override
-from runtree.errors import ConfigurationError, RunEndedError
+from runtree.errors import ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
 from runtree.nodes.node import Node
@@ -26,6 +26,7 @@ from runtree.pubsub.messages import FatalFailure, RequestCreation
 from runtree.pubsub.publisher import RTPublisher
 from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, RequestRecord
+from runtree.state.observer import RequestObserver
 
 __all__ = ["RTState"]
 
@@ -39,6 +40,8 @@ class RTState:
         executor_config: ExecutorConfig,
         coordinator: Coordinator,
         publisher: RTPublisher,
+        *,
+        observer: RequestObserver | None = None,
     ) -> None:
         self.info = execution_info
         self.config = executor_config
@@ -53,14 +56,15 @@ class RTState:
         self._track_tasks = executor_config.end_on_error
         self.cancelled_tasks: set[asyncio.Task[Any]] = set()
         self._node_classes: dict[Any, type[Node[Any]]] = {}  # call target -> its node class
-        # Hooks of the run journal (runtree.store), None when unused: ``before_run(record,
-        # node_class)`` may answer a request without running it by returning ``(output,)``
-        # (resume); ``after_run(record)`` sees the outcome and may return an awaitable the
-        # caller waits for before getting it (``durability="sync"``).
-        self.before_run: Callable[[RequestRecord, type[Any]], tuple[Any] | None] | None = None
-        self.after_run: Callable[[RequestRecord], Awaitable[Any] | None] | None = None
-        # ``record_remote(record)``: a request made inside a process worker, already ended
-        self.record_remote: Callable[[RequestRecord], None] | None = None
+        #: sees every request begin and end (the run journal), or ``None``
+        self.observer = observer
+        # bound once: the hot path tests these for None instead of the observer's methods
+        self._created: Callable[[RequestRecord, type[Node[Any]]], tuple[Any] | None] | None = (
+            None if observer is None else observer.request_created
+        )
+        self._ended: Callable[[RequestRecord], Awaitable[None] | None] | None = (
+            None if observer is None else observer.request_ended
+        )
 
     def track_tasks(self, enabled: bool) -> None:
         """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
@@ -134,8 +138,8 @@ class RTState:
                     start_time=record.start_time,
                 )
             )
-        if self.before_run is not None:
-            answer = self.before_run(record, node_class)
+        if self._created is not None:
+            answer = self._created(record, node_class)
             if answer is not None:  # answered from the journal (resume): a job done at once
                 self.coordinator.state.start_job(record)
                 self.coordinator.succeed(record, answer[0])
@@ -150,16 +154,18 @@ class RTState:
             try:
                 result = await running
             except BaseException as exc:
+                _take_attributes(record, instance)
                 coordinator.fail(record, exc)
                 raise
             finally:
                 if task.remote_requests:
                     self._add_remote_requests(task.remote_requests)
+            _take_attributes(record, instance)
             coordinator.succeed(record, result)
         except BaseException as exc:
-            if self.after_run is not None:
+            if self._ended is not None:
                 record.error = exc
-                durable = self.after_run(record)
+                durable = self._ended(record)
                 if durable is not None:
                     await durable
             return self.handle_result(record, None, error=exc)
@@ -170,9 +176,9 @@ class RTState:
                     self._running_tasks[current] = left
                 else:
                     del self._running_tasks[current]
-        if self.after_run is not None:
+        if self._ended is not None:
             output = self.handle_result(record, result)
-            durable = self.after_run(record)
+            durable = self._ended(record)
             if durable is not None:
                 await durable
             return output
@@ -180,11 +186,13 @@ class RTState:
 
     def _add_remote_requests(self, requests: Sequence[dict[str, Any]]) -> None:
         """Add the requests a node made where it ran (a process worker) to this run."""
+        observer = self.observer
         for data in requests:
             record = RequestRecord.from_dict(data)
             self.info.add_request(record)
-            if self.record_remote is not None:
-                self.record_remote(record)
+            if observer is not None:
+                observer.request_created(record, None)
+                observer.request_ended(record)
 
     def handle_result(
         self, record: RequestRecord, output: Any, *, error: BaseException | None = None
@@ -206,9 +214,13 @@ class RTState:
                 type(error).__name__,
                 error,
             )
-            if self.config.end_on_error:
+            if self.config.end_on_error or isinstance(error, FatalError):
                 self.end_run(error, request_id=record.request_id)
         raise error
+
+    def detach_observer(self) -> None:
+        """Stop reporting requests (the run is over; late calls are not journaled)."""
+        self._created = self._ended = None
 
     def end_run(self, error: BaseException, *, request_id: str | None = None) -> None:
         """End the run: publish ``FatalFailure``, cancel other running requests, refuse new
@@ -223,3 +235,12 @@ class RTState:
             if task is not current and not task.done():
                 task.cancel()
                 self.cancelled_tasks.add(task)
+
+
+def _take_attributes(record: RequestRecord, node: Node[Any]) -> None:
+    """Copy the attributes the node set in ``details["attributes"]`` to its record."""
+    details = node.__dict__.get("details")
+    if details:
+        attributes = details.get("attributes")
+        if attributes:
+            record.attributes = dict(attributes)

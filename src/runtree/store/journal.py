@@ -1,11 +1,12 @@
 """``Journal``: records one session's run in a :class:`~runtree.store.protocol.RunStore`.
 
-The session's ``RTState`` hands the journal each request twice, by reference: when it is
-created (``before_run``) and when it has ended (``after_run``). The journal only queues
+The journal is the session's request observer (:class:`~runtree.state.observer.
+RequestObserver`, given to ``RTState`` when it is built): it sees each request twice, by
+reference, when it is created and when it has ended. The journal only queues
 the reference; the store's writer thread turns it into a row (JSON of inputs and output)
 and commits it with the others of its batch. So the hot path pays for two queue appends
 and nothing else. In ``durability="sync"`` the caller also awaits the commit of its
-completed request. When resuming, ``before_run`` computes the request's key and answers
+completed request. When resuming, ``request_created`` computes the request's key and answers
 it from the old run if that run completed it.
 
 Broadcast items and fatal failures reach the journal as a subscriber of the session's
@@ -24,7 +25,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
-from runtree.errors import ConfigurationError
+from runtree.errors import ConfigurationError, SessionStateError
 from runtree.nodes.function import FunctionNode
 from runtree.nodes.node import Node
 from runtree.pubsub.messages import FatalFailure, Message, Streaming
@@ -152,101 +153,104 @@ class JournalStatistics:
 
 
 class Journal:
-    """Records one run. Build it with :meth:`start`; end it with :meth:`close`."""
+    """Records one run: a :class:`~runtree.state.observer.RequestObserver` of the session's
+    requests. Build it with the session (nothing is opened), :meth:`open` it when the run
+    starts, :meth:`close` it when the run ends."""
 
     def __init__(
         self,
-        store: RunStore,
+        option: RunStore | Path,
         *,
-        owns_store: bool,
         run_id: str,
-        durability: str,
-        replay: dict[str, StoredOutput] | None = None,
-        resumed_from: str | None = None,
+        name: str | None = None,
+        durability: str = "batch",
+        resume: str | None = None,
     ) -> None:
-        self.store = store
         self.run_id = run_id
+        self.name = name
         self.durability = durability
-        self.resumed_from = resumed_from
-        self._owns_store = owns_store
-        self._replay = replay
-        self._keys = KeyTracker() if replay is not None else None
+        self.resume = resume
+        self.resumed_from: str | None = None
+        self._option = option
+        self.store: RunStore | None = option if not isinstance(option, Path) else None
+        self._owns_store = False
+        self._replay: dict[str, StoredOutput] | None = None
+        self._keys: KeyTracker | None = None
         self._seq = 0  # owned by the writer thread (or the loop thread when resuming)
         self._requests = 0
         self._event_seq = 0
         self._replayed = 0
         self._root_set = False
-        self._max_chars = store.max_value_chars
-        self._max_replay = store.max_replay_bytes
+        self._max_chars = 0
+        self._max_replay = 0
         self._subscription: Subscription | None = None
-        self._state: Any = None
-        self._closed = False
+        self._status = "unopened"
         # bound once: the hot path only builds a two-item tuple per write
         self._started_row = self._build_started
         self._ended_row = self._build_ended
 
-    # -- starting ----------------------------------------------------------------------------
+    @property
+    def status(self) -> str:
+        """``"unopened"``, ``"open"`` or ``"closed"``."""
+        return self._status
 
-    @classmethod
-    def start(
-        cls,
-        option: RunStore | Path,
-        *,
-        run_id: str,
-        name: str | None,
-        publisher: RTPublisher,
-        state: Any,
-        durability: str = "batch",
-        resume: str | None = None,
-    ) -> Journal:
-        """Open the store (if ``option`` is a path), record the run and attach to the
-        session's ``publisher`` and ``state`` (an :class:`~runtree.state.state.RTState`)."""
-        owns = False
+    # -- opening -----------------------------------------------------------------------------
+
+    def open(self, publisher: RTPublisher) -> Journal:
+        """Open the store (if given a path), record the run as started and subscribe to the
+        session's ``publisher`` for broadcast items and fatal failures."""
+        if self._status != "unopened":
+            raise SessionStateError(f"journal of run {self.run_id} is {self._status}")
+        option = self._option
         if isinstance(option, Path):
             store: RunStore = SqliteRunStore(option.resolve()).open()
-            owns = True
+            self._owns_store = True
         else:
             store = option
             if store.status == "unopened":
                 store.open()
-                owns = True
+                self._owns_store = True
+        self.store = store
         try:
-            old = cls._resumable(store, resume) if resume is not None else None
-            replay = store.completed_outputs(old.run_id) if old is not None else None
+            old = self._resumable(store, self.resume) if self.resume is not None else None
+            if old is not None:
+                self._replay = store.completed_outputs(old.run_id)
+                self._keys = KeyTracker()
+                self.resumed_from = old.run_id
         except BaseException:
-            if owns:
+            if self._owns_store:
                 store.close()
             raise
-        journal = cls(
-            store,
-            owns_store=owns,
-            run_id=run_id,
-            durability=durability,
-            replay=replay,
-            resumed_from=old.run_id if old is not None else None,
-        )
+        self._max_chars = store.max_value_chars
+        self._max_replay = store.max_replay_bytes
         started = RunStarted(
-            run_id=run_id,
-            name=name,
+            run_id=self.run_id,
+            name=self.name,
             status="running",
             start_time=time.time(),
             pid=os.getpid(),
             host=host_name(),
             process_marker=process_marker(),
-            resumed_from=journal.resumed_from,
-            durability=durability,
+            resumed_from=self.resumed_from,
+            durability=self.durability,
             root_node=old.root_node if old is not None else None,
             root_inputs=old.root_inputs if old is not None else None,
             runtree_version=_version(),
         )
-        if durability == "sync":  # a crash at any later point leaves a findable run
+        if self.durability == "sync":  # a crash at any later point leaves a findable run
             store.write_durably(started).result()
         else:
             store.write(started)
         if old is not None and old.root_node is not None:
-            journal._root_set = True
-        journal._attach(publisher, state)
-        return journal
+            self._root_set = True
+        self._subscription = publisher.subscribe(
+            self._on_message,
+            topics=(Streaming, FatalFailure),
+            name="runtree-journal",
+            max_buffer=JOURNAL_BUFFER,
+        )
+        self._status = "open"
+        return self
 
     @staticmethod
     def _resumable(store: RunStore, ref: str) -> RunInfo:
@@ -261,38 +265,41 @@ class Journal:
             store.mark_crashed(old.run_id)
         return old
 
-    def _attach(self, publisher: RTPublisher, state: Any) -> None:
-        self._state = state
-        state.before_run = self._before_run if self._replay is None else self._before_run_resume
-        state.after_run = self._after_run
-        state.record_remote = self._record_remote
-        self._subscription = publisher.subscribe(
-            self._on_message,
-            topics=(Streaming, FatalFailure),
-            name="runtree-journal",
-            max_buffer=JOURNAL_BUFFER,
-        )
+    # -- the observer interface (RTState calls these on the session's loop) -------------------
 
-    # -- the hot path: hand references to the writer -----------------------------------------
-
-    def _before_run(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
+    def request_created(
+        self, record: RequestRecord, node_class: type[Node[Any]] | None
+    ) -> tuple[Any] | None:
+        if self._status != "open":
+            return None
+        if node_class is None:  # made and ended in a process worker: reported afterwards
+            self._requests += 1
+            self._write((self._started_row, record))
+            return None
+        if self._replay is not None:
+            return self._created_resuming(record, node_class)
         if record.parent_id is None and not self._root_set:
             self._record_root(record, node_class)
         self._requests += 1
-        self.store.write((self._started_row, record))
+        self._write((self._started_row, record))
         return None
 
-    def _after_run(self, record: RequestRecord) -> Awaitable[Any] | None:
+    def request_ended(self, record: RequestRecord) -> Awaitable[None] | None:
+        if self._status != "open":
+            return None
+        store = self._open_store()
         if self.durability == "sync" and record.status != "cancelled":
-            return asyncio.wrap_future(self.store.write_durably((self._ended_row, record)))
-        self.store.write((self._ended_row, record))
+            return asyncio.wrap_future(store.write_durably((self._ended_row, record)))
+        store.write((self._ended_row, record))
         return None
 
-    def _record_remote(self, record: RequestRecord) -> None:
-        """A request made inside a process worker: it arrives ended."""
-        self._requests += 1
-        self.store.write((self._started_row, record))
-        self.store.write((self._ended_row, record))
+    def _open_store(self) -> RunStore:
+        store = self.store
+        assert store is not None, "journal used before open()"
+        return store
+
+    def _write(self, op: Any) -> None:
+        self._open_store().write(op)
 
     def _record_root(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
         """Remember the first root call: ``runtree resume`` re-invokes it."""
@@ -300,9 +307,9 @@ class Journal:
         inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
         root = RunRootSet(_root_path(node_class), inputs, self.run_id)
         if self.durability == "sync":  # once per run: `runtree resume` needs it after a crash
-            self.store.write_durably(root).result()
+            self._open_store().write_durably(root).result()
         else:
-            self.store.write(root)
+            self._write(root)
 
     # -- rows, built on the writer thread ----------------------------------------------------
 
@@ -335,6 +342,7 @@ class Journal:
             output, replay, replayable = None, None, 0
             error = None if record.error is None else encode_error(record.error)
         end = record.end_time
+        attributes = record.attributes
         row: RequestEnded = _new(
             RequestEnded,
             (
@@ -345,6 +353,7 @@ class Journal:
                 error,
                 time.time() if end is None else end,
                 0,
+                None if attributes is None else encode_value(attributes, max_chars=self._max_chars),
                 self.run_id,
                 record.request_id,
             ),
@@ -353,7 +362,7 @@ class Journal:
 
     # -- resuming: answer what the old run completed -----------------------------------------
 
-    def _before_run_resume(
+    def _created_resuming(
         self, record: RequestRecord, node_class: type[Node[Any]]
     ) -> tuple[Any] | None:
         if record.parent_id is None and not self._root_set:
@@ -376,7 +385,7 @@ class Journal:
             inputs,
             record.start_time,
         )
-        self.store.write(started)
+        self._write(started)
         hit = self._replay.pop(key, None)
         if hit is None:
             return None
@@ -393,9 +402,18 @@ class Journal:
             return None
         now = time.time()
         self._replayed += 1
-        self.store.write(
+        self._write(
             RequestEnded(
-                "succeeded", hit.output, hit.replay, 1, None, now, 1, self.run_id, record.request_id
+                "succeeded",
+                hit.output,
+                hit.replay,
+                1,
+                None,
+                now,
+                1,
+                None,
+                self.run_id,
+                record.request_id,
             )
         )
         return (value,)
@@ -410,7 +428,7 @@ class Journal:
 
     def _event(self, kind: str, request_id: str | None, payload: str) -> None:
         self._event_seq += 1
-        self.store.write(
+        self._write(
             EventRecorded(self.run_id, self._event_seq, request_id, kind, payload, time.time())
         )
 
@@ -421,18 +439,16 @@ class Journal:
 
         Call it after the publisher closed, so every message has reached the journal.
         """
-        if self._closed:
+        if self._status != "open":
+            self._status = "closed"
             return
-        self._closed = True
-        state = self._state
-        if state is not None:
-            state.before_run = None
-            state.after_run = None
-        self.store.write(RunEnded(status, time.time(), error, self.run_id))
+        self._status = "closed"
+        store = self._open_store()
+        store.write(RunEnded(status, time.time(), error, self.run_id))
         if self._owns_store:
-            self.store.close()
+            store.close()
         else:
-            self.store.flush()
+            store.flush()
 
     def statistics(self) -> JournalStatistics:
         return JournalStatistics(
@@ -440,7 +456,7 @@ class Journal:
             requests=self._requests,
             replayed=self._replayed,
             events=self._event_seq,
-            store=self.store.statistics(),
+            store=self._open_store().statistics(),
         )
 
     def __repr__(self) -> str:

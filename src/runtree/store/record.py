@@ -99,6 +99,8 @@ class RequestEnded(NamedTuple):
     error: str | None
     end_time: float
     replayed: int
+    #: the request's attributes (``RequestRecord.attributes``) as JSON, or ``None``
+    attributes: str | None
     run_id: str
     request_id: str
 
@@ -174,6 +176,8 @@ class StoredRequest:
     start_time: float | None
     end_time: float | None
     replayed: bool
+    #: what the node reported about itself (model, token usage, tool name...), or ``None``
+    attributes: dict[str, Any] | None = None
 
     @property
     def duration(self) -> float | None:

@@ -14,6 +14,9 @@ History:
   call, owning process marker, durability, ``resumed_from``.
 * 3: ``deliveries``: the messages of reliable senders (:class:`SqliteDeliveryLog`), so
   unacknowledged ones survive a crash.
+* 4: ``requests.attributes``: what a node reported about itself (JSON: model, token usage,
+  tool name... in OpenTelemetry-style names); indexes by creation order and by parent, so
+  readers page through a large run without scanning it.
 """
 
 from __future__ import annotations
@@ -108,8 +111,15 @@ def _v3(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX deliveries_by_status ON deliveries (log, status, sent_at)")
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    conn.execute("ALTER TABLE requests ADD COLUMN attributes TEXT")
+    # pages of a run's requests in creation order, and of one request's children
+    conn.execute("CREATE INDEX requests_by_seq ON requests (run_id, seq)")
+    conn.execute("CREATE INDEX requests_by_parent ON requests (run_id, parent_id, seq)")
+
+
 #: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

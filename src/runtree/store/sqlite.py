@@ -64,24 +64,26 @@ _CREATED = (
 )
 _FULL = (
     "INSERT INTO requests (run_id, request_id, seq, parent_id, node_name, mode, inputs, "
-    "start_time, status, output, replay, replayable, error, end_time, replayed) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "start_time, status, output, replay, replayable, error, end_time, replayed, attributes) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (run_id, request_id) DO UPDATE SET status = excluded.status, "
     "output = excluded.output, replay = excluded.replay, replayable = excluded.replayable, "
-    "error = excluded.error, end_time = excluded.end_time, replayed = excluded.replayed"
+    "error = excluded.error, end_time = excluded.end_time, replayed = excluded.replayed, "
+    "attributes = excluded.attributes"
 )
-# the common merged row: no replay pickle, no error, not replayed (fewer values to bind)
+# the common merged row: no replay pickle, no error, not replayed, no attributes (fewer values
+# to bind)
 _FULL_PLAIN = (
     "INSERT INTO requests (run_id, request_id, seq, parent_id, node_name, mode, inputs, "
     "start_time, status, output, replayable, end_time) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (run_id, request_id) DO UPDATE SET status = excluded.status, "
     "output = excluded.output, replay = NULL, replayable = excluded.replayable, "
-    "error = NULL, end_time = excluded.end_time, replayed = 0"
+    "error = NULL, end_time = excluded.end_time, replayed = 0, attributes = NULL"
 )
 _ENDED = (
     "UPDATE requests SET status = ?, output = ?, replay = ?, replayable = ?, error = ?, "
-    "end_time = ?, replayed = ? WHERE run_id = ? AND request_id = ?"
+    "end_time = ?, replayed = ?, attributes = ? WHERE run_id = ? AND request_id = ?"
 )
 _EVENT = (
     "INSERT OR IGNORE INTO events (run_id, seq, request_id, kind, payload, time) "
@@ -354,13 +356,13 @@ class SqliteRunStore:
             if cls is RequestStarted:
                 created[(item[0], item[1])] = item
             elif cls is RequestEnded:
-                start = created.pop((item[7], item[8]), None)
+                start = created.pop((item[8], item[9]), None)
                 if start is None:
                     ended.append(item)
-                elif item[2] is None and item[4] is None and not item[6]:
+                elif item[2] is None and item[4] is None and not item[6] and item[7] is None:
                     plain.append((*start, item[0], item[1], item[3], item[5]))
                 else:
-                    full.append(start + item[:7])
+                    full.append(start + item[:8])
             elif cls is EventRecorded:
                 events.append(item)
             elif cls is concurrent.futures.Future:
@@ -522,7 +524,7 @@ class SqliteRunStore:
         """The run's requests in creation order."""
         rows = self._query(
             "SELECT request_id, parent_id, seq, node_name, mode, status, inputs, output, "
-            "error, start_time, end_time, replayed FROM requests WHERE run_id = ? "
+            "error, start_time, end_time, replayed, attributes FROM requests WHERE run_id = ? "
             "ORDER BY seq, start_time",
             (run_id,),
         )
@@ -540,6 +542,7 @@ class SqliteRunStore:
                 start_time=row[9],
                 end_time=row[10],
                 replayed=bool(row[11]),
+                attributes=_loads(row[12]),
             )
             for row in rows
         ]
