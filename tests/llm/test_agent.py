@@ -368,3 +368,28 @@ async def test_agents_run_on_every_strategy(execution_mode: str) -> None:
     modes = {r.node_name: r.mode for _, r in run.info.walk()}
     # agents and model calls wait on I/O: they stay on the loop; tools take the session's mode
     assert modes == {"ToolCallLLM": "async", "chat scripted-model": "async", "add": execution_mode}
+
+
+async def test_requests_carry_their_attributes_in_the_run_tree() -> None:
+    llm = ScriptedLLM([Reply(tool_calls=[tool_call("add", a=1, b=2, id="c-1")]), "3"])
+    async with rt.Session(store=None) as run:
+        await rt.call(rt.agent_node("Summer", tool_nodes=[add], llm=llm), "1+2")
+    by_name = {}
+    for _, record in run.info.walk():
+        by_name.setdefault(record.node_name, record.attributes)
+    assert by_name["Summer"] == {
+        "gen_ai.operation.name": "invoke_agent",
+        "gen_ai.agent.name": "Summer",
+        "runtree.kind": "agent",
+    }
+    assert by_name["add"] == {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "add",
+        "gen_ai.tool.call.id": "c-1",
+        "runtree.kind": "tool",
+    }
+    chat = by_name["chat scripted-model"]
+    assert chat["gen_ai.operation.name"] == "chat" and chat["runtree.kind"] == "llm"
+    assert chat["gen_ai.usage.input_tokens"] > 0 and chat["gen_ai.response.finish_reasons"] == [
+        "tool_calls"
+    ]

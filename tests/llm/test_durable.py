@@ -146,9 +146,25 @@ def test_a_killed_agent_resumes_without_paying_or_running_again(
 
     with SqliteRunStore(db) as store:
         runs = {run.run_id: run for run in store.list_runs()}
-    resumed_runs = [r for r in runs.values() if r.resumed_from == run_id]
-    assert len(resumed_runs) == 1 and resumed_runs[0].status == "succeeded"
-    assert runs[run_id].status == "crashed"
+        resumed_runs = [r for r in runs.values() if r.resumed_from == run_id]
+        assert len(resumed_runs) == 1 and resumed_runs[0].status == "succeeded"
+        assert runs[run_id].status == "crashed"
+        stored = store.get_requests(resumed_runs[0].run_id)
+    chats = [r for r in stored if r.node_name.startswith("chat ")]
+    assert [r.replayed for r in chats] == [True, True, False]
+    last = chats[-1]  # journaled as plain JSON: the request in, the response out
+    assert last.inputs["args"][0]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": "call_1_0",
+        "name": "fetch_b",
+        "content": "B(y)",
+    }
+    assert last.output["message"]["content"] == answer
+    assert last.output["usage"]["input_tokens"] == 30
+    assert last.attributes is not None and last.attributes["gen_ai.usage.output_tokens"] == 7
+    tools = {r.node_name: r for r in stored if r.node_name.startswith("fetch_")}
+    assert tools["fetch_a"].replayed and not tools["fetch_b"].replayed
+    assert tools["fetch_b"].attributes["gen_ai.tool.call.id"] == "call_1_0"
 
 
 async def test_a_run_stopped_by_a_limit_resumes_with_a_higher_one(tmp_path: Path) -> None:
