@@ -10,7 +10,7 @@ import pytest
 
 import runtree as rt
 from runtree.errors import ModelError
-from runtree.llm import LiteLLM, RetryPolicy
+from runtree.llm import LiteLLM
 from runtree.testing import LocalOpenAIServer, Reply, tool_call
 from tests.llm.conftest import Sleeps
 from tests.llm.tools import add
@@ -51,7 +51,7 @@ async def test_errors_keep_the_providers_message(serve: Serve, sleeps: Sleeps) -
     server = serve(
         [Reply.failure(429, "slow down", retry_after=1), "ok", Reply.failure(400, "bad")]
     )
-    llm = model_for(server, retry=RetryPolicy(sleep=sleeps))
+    llm = model_for(server, sleep=sleeps)
     assert (await llm.chat("hi")).text == "ok"
     assert sleeps.delays and sleeps.delays[0] in (1.0, 0.5)
     with pytest.raises(ModelError, match="bad") as caught:

@@ -62,7 +62,8 @@ async def test_transient_errors_retry_with_backoff_or_retry_after(sleeps: Sleeps
             Reply.failure(503, "busy"),
             Reply("finally"),
         ],
-        retry=RetryPolicy(attempts=3, backoff=0.25, sleep=sleeps),
+        retry=RetryPolicy(max_attempts=3, base_delay=0.25),
+        sleep=sleeps,
     )
     node = llm.node_class()(llm.build_request([UserMessage("hi")]))
     output = await node.tracked_invoke()
@@ -74,10 +75,7 @@ async def test_transient_errors_retry_with_backoff_or_retry_after(sleeps: Sleeps
 async def test_non_transient_errors_surface_at_once_with_the_providers_message(
     sleeps: Sleeps,
 ) -> None:
-    llm = ScriptedLLM(
-        [Reply.failure(401, "invalid api key"), Reply("never")],
-        retry=RetryPolicy(sleep=sleeps),
-    )
+    llm = ScriptedLLM([Reply.failure(401, "invalid api key"), Reply("never")], sleep=sleeps)
     with pytest.raises(ModelError, match="invalid api key") as caught:
         await rt.call(llm.node_class(), llm.build_request([UserMessage("hi")]))
     assert caught.value.status_code == 401 and not caught.value.retryable
@@ -89,33 +87,35 @@ async def test_non_transient_errors_surface_at_once_with_the_providers_message(
 async def test_retries_end_after_the_attempts_and_a_long_retry_after_is_not_waited(
     sleeps: Sleeps,
 ) -> None:
-    policy = RetryPolicy(attempts=2, sleep=sleeps, max_retry_after=10)
-    llm = ScriptedLLM([Reply.failure(500, "oops")] * 2, retry=policy)
+    policy = RetryPolicy(max_attempts=2, base_delay=0.5, max_delay=10)
+    llm = ScriptedLLM([Reply.failure(500, "oops")] * 2, retry=policy, sleep=sleeps)
     with pytest.raises(ModelError, match="oops"):
         await llm.chat("hi")
     assert sleeps.delays == [0.5]
     patient = ScriptedLLM(
-        [Reply.failure(429, "come back tomorrow", retry_after=86400)], retry=policy
+        [Reply.failure(429, "come back tomorrow", retry_after=86400)], retry=policy, sleep=sleeps
     )
     with pytest.raises(ModelError, match="tomorrow"):
         await patient.chat("hi")
     assert sleeps.delays == [0.5]
 
 
-async def test_retry_policy_options_are_checked() -> None:
-    with pytest.raises(ConfigurationError, match="attempts"):
-        RetryPolicy(attempts=0)
-    with pytest.raises(ConfigurationError, match="backoff"):
-        RetryPolicy(backoff=-1)
-    only_429 = RetryPolicy(statuses=frozenset({429}))
-    assert only_429.retryable(ModelError("x", status_code=429, retryable=True))
-    assert not only_429.retryable(ModelError("x", status_code=503, retryable=True))
-    custom = RetryPolicy(retry_if=lambda error: "again" in str(error))
-    assert custom.retryable(ModelError("try again", status_code=400))
+async def test_which_statuses_retry_is_an_option_of_the_model(sleeps: Sleeps) -> None:
+    assert RetryPolicy is rt.policy.RetryPolicy  # one retry policy for nodes, graphs, models
+    only_429 = ScriptedLLM(
+        [Reply.failure(429, "later", retry_after=0), Reply.failure(503, "down"), "never"],
+        retry_statuses={429},
+        sleep=sleeps,
+    )
+    with pytest.raises(ModelError, match="down"):
+        await only_429.chat("hi")
+    assert sleeps.delays == [0.0] and only_429.script.remaining == 1
+    with pytest.raises(ConfigurationError, match="max_attempts"):
+        RetryPolicy(max_attempts=0)
 
 
 async def test_fallback_models_take_over_on_transient_failure(sleeps: Sleeps) -> None:
-    no_retry = RetryPolicy(attempts=1, sleep=sleeps)
+    no_retry = RetryPolicy(max_attempts=1)
     primary = ScriptedLLM([Reply.failure(503, "down")], model_name="primary", retry=no_retry)
     backup = ScriptedLLM(["from the backup"], model_name="backup")
     agent = rt.agent_node("Fallback", llm=[primary, backup])
@@ -166,3 +166,5 @@ async def test_model_options_are_checked() -> None:
         ScriptedLLM(structured_output="magic")
     with pytest.raises(ConfigurationError, match="RetryPolicy"):
         ScriptedLLM(retry=3)  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="sleep"):
+        ScriptedLLM(sleep=1)  # type: ignore[arg-type]

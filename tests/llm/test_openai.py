@@ -66,7 +66,7 @@ async def test_streaming_over_http_assembles_text_tool_arguments_and_usage(
 
 async def test_a_429_waits_for_retry_after_then_succeeds(serve: Serve, sleeps: Sleeps) -> None:
     server = serve([Reply.failure(429, "rate limited", retry_after=2), Reply("ok")])
-    llm = server.llm(retry=RetryPolicy(sleep=sleeps))
+    llm = server.llm(sleep=sleeps)
     response = await llm.chat("hi")
     assert response.text == "ok" and sleeps.delays == [2.0] and len(server.requests) == 2
 
@@ -75,7 +75,7 @@ async def test_a_refusal_surfaces_at_once_with_the_servers_message(
     serve: Serve, sleeps: Sleeps
 ) -> None:
     server = serve([Reply.failure(400, "messages[0] is not valid"), Reply("never")])
-    llm = server.llm(retry=RetryPolicy(sleep=sleeps))
+    llm = server.llm(sleep=sleeps)
     with pytest.raises(ModelError, match=r"HTTP 400: messages\[0\] is not valid") as caught:
         await llm.chat("hi")
     assert caught.value.status_code == 400 and caught.value.provider == "openai"
@@ -86,7 +86,9 @@ async def test_an_unreachable_server_is_retried_then_named(sleeps: Sleeps) -> No
     server = LocalOpenAIServer().start()
     base_url = server.base_url
     server.stop()  # nothing listens there any more
-    llm = OpenAILLM("m", base_url=base_url, retry=RetryPolicy(attempts=2, sleep=sleeps))
+    llm = OpenAILLM(
+        "m", base_url=base_url, retry=RetryPolicy(max_attempts=2, base_delay=0.5), sleep=sleeps
+    )
     with pytest.raises(ModelError, match="cannot reach") as caught:
         await llm.chat("hi")
     assert caught.value.status_code is None and caught.value.retryable

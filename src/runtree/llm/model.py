@@ -8,7 +8,7 @@ and ``_stream_chunks(request)`` yields the chunks of a streamed one (see
   JSON-exact request dict (model, messages, tools, settings) and whose output is the
   JSON-exact response dict (message, finish reason, usage), so the journal shows both and a
   resumed run answers a finished call from it without sending it again;
-* retries (:class:`~runtree.llm.retry.RetryPolicy`), ``Retry-After`` included;
+* retries (:class:`runtree.policy.RetryPolicy`), ``Retry-After`` included;
 * usage: in the request's ``details`` and attributes, in every usage scope in force, in the
   run's total; limits are checked before a call is sent;
 * streaming: when an ``rt.stream`` consumer is listening (or ``stream=True``), the call is
@@ -18,9 +18,10 @@ and ``_stream_chunks(request)`` yields the chunks of a streamed one (see
 from __future__ import annotations
 
 import abc
+import asyncio
 import dataclasses
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from runtree.errors import ConfigurationError, ModelError
@@ -30,7 +31,7 @@ from runtree.llm import usage as usage_accounting
 from runtree.llm.history import WireMessages, as_history
 from runtree.llm.message import Message
 from runtree.llm.response import RESPONSE_OBJECT, Response
-from runtree.llm.retry import RetryPolicy
+from runtree.llm.retry import DEFAULT_RETRY, TRANSIENT_STATUSES, RetryPolicy, next_delay
 from runtree.llm.stream import (
     ModelCallFinished,
     ReplyAssembler,
@@ -67,7 +68,10 @@ class ModelBase(abc.ABC):
     streaming); callers use :meth:`chat`, :meth:`chat_with_tools`, :meth:`structured` and
     :meth:`stream_chat`, or give the model to an agent.
 
-    Options (keyword-only): ``retry`` (a :class:`RetryPolicy`), ``stream`` (always stream,
+    Options (keyword-only): ``retry`` (a :class:`runtree.policy.RetryPolicy`; default: three
+    attempts, 0.5 s then 1 s apart, ``Retry-After`` honoured up to 60 s), ``retry_statuses``
+    (the HTTP statuses that are transient), ``sleep`` (how to wait between attempts; tests
+    inject one), ``stream`` (always stream,
     even with no ``rt.stream`` consumer), ``price_per_million`` (``(input, output)`` US
     dollars per million tokens, for a cost when the provider reports none),
     ``structured_output`` (``"auto"``, ``"json_schema"``, ``"tool"`` or ``"prompt"``: how
@@ -84,6 +88,8 @@ class ModelBase(abc.ABC):
         model_name: str,
         *,
         retry: RetryPolicy | None = None,
+        retry_statuses: Iterable[int] = TRANSIENT_STATUSES,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         stream: bool = False,
         price_per_million: tuple[float, float] | None = None,
         structured_output: str = "auto",
@@ -97,9 +103,13 @@ class ModelBase(abc.ABC):
                 f"got {structured_output!r}"
             )
         if retry is not None and not isinstance(retry, RetryPolicy):
-            raise ConfigurationError(f"retry must be a RetryPolicy, got {retry!r}")
+            raise ConfigurationError(f"retry must be a runtree.policy.RetryPolicy, got {retry!r}")
+        if not callable(sleep):
+            raise ConfigurationError(f"sleep must be an async function, got {sleep!r}")
         self._model_name = model_name
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_RETRY
+        self.retry_statuses = frozenset(retry_statuses)
+        self.sleep = sleep
         self.stream = stream
         self.price_per_million = price_per_million
         self.structured_output = structured_output
@@ -233,11 +243,12 @@ class ModelBase(abc.ABC):
                     raise
                 if not error.provider:
                     error.provider = self.provider
-                if attempt >= policy.attempts or sent_anything[0] or not policy.retryable(error):
+                delay = None if sent_anything[0] else next_delay(policy, error, attempt)
+                if delay is None:
                     if error is exc:
                         raise
                     raise error from exc
-                await policy.sleep(policy.delay(error, attempt))
+                await self.sleep(delay)
         response = self._normalise(data)
         self._record(node, request, response, attempt, time.perf_counter() - start)
         if streaming:
@@ -406,7 +417,7 @@ class FallbackLLM(ModelBase):
             try:
                 return await model.request(own)
             except ModelError as error:
-                if not error.retryable and error.status_code not in model.retry.statuses:
+                if not error.retryable:
                     raise
                 last = error
         assert last is not None

@@ -13,7 +13,6 @@ from typing import Any
 
 from runtree.errors import ModelError
 from runtree.llm.model import ModelBase
-from runtree.llm.retry import TRANSIENT_STATUSES
 from runtree.testing.script import Reply, ReplyFunction, Script
 
 __all__ = ["ScriptedLLM"]
@@ -46,7 +45,7 @@ class ScriptedLLM(ModelBase):
             raise ModelError(
                 f"{self.provider} {self.model_name()}: HTTP {reply.status}: {reply.error}",
                 status_code=reply.status,
-                retryable=reply.status in TRANSIENT_STATUSES,
+                retryable=reply.status in self.retry_statuses,
                 retry_after=reply.retry_after,
                 provider=self.provider,
             )

@@ -170,7 +170,7 @@ class LiteLLM(ModelBase):
             + (f"HTTP {status}: " if status else "")
             + str(getattr(error, "message", None) or error),
             status_code=status if isinstance(status, int) else None,
-            retryable=status is None or status in self.retry.statuses,
+            retryable=status is None or status in self.retry_statuses,
             retry_after=retry_after_seconds(headers),
             provider=self.provider,
         )

@@ -3,7 +3,7 @@ server that speaks its chat-completions protocol (Ollama, vLLM, LM Studio, OpenR
 local test server of :mod:`runtree.testing`). ``OllamaLLM`` is a preset of it.
 
 The SDK is imported when the first request is sent, never by ``import runtree``. Retries are
-runtree's (:class:`~runtree.llm.retry.RetryPolicy`), so the SDK's own are off.
+runtree's (:class:`runtree.policy.RetryPolicy`), so the SDK's own are off.
 """
 
 from __future__ import annotations
@@ -171,7 +171,7 @@ class OpenAILLM(ModelBase):
             return ModelError(
                 f"{where}: HTTP {status}: {detail or error.message}",
                 status_code=status,
-                retryable=status in self.retry.statuses,
+                retryable=status in self.retry_statuses,
                 retry_after=retry_after_seconds(error.response.headers),
                 provider=self.provider,
             )
