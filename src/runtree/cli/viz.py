@@ -20,7 +20,7 @@ DEFAULT_PORT = 8700
 
 
 def _fail(message: str) -> Any:
-    from runtree.cli.app import fail
+    from runtree.cli.console import fail
 
     return fail(message)
 
@@ -116,7 +116,7 @@ def export_html_command(db: Path | None, run_id: str, output: Path) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``viz`` and ``graph`` to the ``runtree`` command."""
-    from runtree.cli.app import DB_HELP
+    from runtree.cli.journal import DB_HELP
 
     @app.command("viz")
     def viz(

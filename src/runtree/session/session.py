@@ -14,10 +14,11 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
   strategies by mode name.
 * ``store``: the run journal (:mod:`runtree.store`): by default ``$RT_HOME/runtree.db``, else
-  ``./.runtree/runtree.db``; a path or a ``RunStore`` chooses another, ``None`` turns it
-  off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
-  completed request is on disk before its caller gets the result). ``resume``: the id of an
-  earlier run whose completed requests answer the same requests of this run.
+  the nearest ``.runtree/runtree.db`` (``default_store_path``); a path or a ``RunStore``
+  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (written within
+  ~100 ms and on exit) or ``"sync"`` (a completed request is on disk before its caller gets
+  the result). ``resume``: the id of an earlier run whose completed requests answer the same
+  requests of this run.
 
 Resources that belong to the run (an MCP connection opened in it, for example) register a
 closer with :meth:`Session.on_close`; they are closed when the session closes.
