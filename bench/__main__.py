@@ -25,6 +25,9 @@ TARGETS = {
     "import runtree": ("ms", 150.0),
     "viz: open a 100k-request run (API)": ("s", 2.0),
     "viz: open a 100k-request run (Chromium)": ("s", 2.0),
+    "agent overhead per model turn": ("us", 100.0),
+    "agent overhead per tool call": ("us", 100.0),
+    "import runtree imports an SDK (0 = no)": ("", 0.0),
 }
 
 
@@ -105,7 +108,7 @@ def _ratio(measured: dict[str, dict[str, float]]) -> float:
 def _extra_suites() -> list[Any]:
     """Suites added by later parts (journal, channels) register here."""
     suites = []
-    for module_name in ("bench.journal", "bench.comm", "bench.viz"):
+    for module_name in ("bench.journal", "bench.comm", "bench.viz", "bench.agents"):
         try:
             module = __import__(module_name, fromlist=["run"])
         except ModuleNotFoundError as exc:

@@ -26,6 +26,7 @@ PACKAGES = [
     "runtree.comm",
     "runtree.graph",
     "runtree.store",
+    "runtree.testing",
 ]
 
 

@@ -32,3 +32,19 @@ def test_nested_schema() -> None:
         "properties": {"x": {"type": "number"}, "label": {"type": "string"}},
         "required": ["x"],
     }
+
+
+def test_a_tool_described_by_a_json_schema() -> None:
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+    tool = Tool(name="search", description="Search.", json_schema=schema)
+    assert tool.to_json_schema() == schema
+    assert tool.to_openai()["function"]["parameters"] == schema
+    with pytest.raises(rt.ToolDefinitionError, match="not both"):
+        Tool(
+            name="search",
+            description="Search.",
+            parameters=[Parameter(name="q", type="str")],
+            json_schema=schema,
+        )
+    with pytest.raises(rt.ToolDefinitionError, match="must be a dict"):
+        Tool(name="search", description="Search.", json_schema="{}")  # type: ignore[arg-type]

@@ -15,6 +15,7 @@ from runtree.errors import (
     ContextError,
     ExecutionError,
     FatalError,
+    ModelError,
     NodeDefinitionError,
     NodeInvocationError,
     NodeStateError,
@@ -23,7 +24,9 @@ from runtree.errors import (
     RuntreeError,
     SessionStateError,
     SessionTimeoutError,
+    StructuredOutputError,
     ToolDefinitionError,
+    UsageLimitExceeded,
 )
 
 if TYPE_CHECKING:
@@ -34,11 +37,13 @@ if TYPE_CHECKING:
         graph,
         integrations,
         interaction,
+        llm,
         nodes,
         pubsub,
         session,
         state,
         store,
+        testing,
     )
     from runtree.context.central import execution_mode
     from runtree.integrations.mcp import (
@@ -50,7 +55,15 @@ if TYPE_CHECKING:
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
     from runtree.interaction.flow import Flow
-    from runtree.interaction.stream import broadcast
+    from runtree.interaction.stream import RunStream, broadcast, stream
+    from runtree.llm.agent import (
+        StructuredLLM,
+        StructuredToolCallLLM,
+        TerminalLLM,
+        ToolCallLLM,
+        ToolManifest,
+        agent_node,
+    )
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
@@ -62,8 +75,16 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
     # importing these needs no `mcp`; connecting or serving does (the `mcp` extra)
     "integrations.mcp": ("MCPHttpParams", "MCPStdioParams", "connect_mcp", "create_mcp_server"),
-    "interaction": ("broadcast", "call", "call_batch", "call_sync"),
+    "interaction": ("RunStream", "broadcast", "call", "call_batch", "call_sync", "stream"),
     "interaction.flow": ("Flow",),
+    "llm.agent": (
+        "StructuredLLM",
+        "StructuredToolCallLLM",
+        "TerminalLLM",
+        "ToolCallLLM",
+        "ToolManifest",
+        "agent_node",
+    ),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
     "session": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
@@ -78,11 +99,13 @@ _SUBPACKAGES = (
     "graph",
     "integrations",
     "interaction",
+    "llm",
     "nodes",
     "pubsub",
     "session",
     "state",
     "store",
+    "testing",
 )
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), subpackages=_SUBPACKAGES)
@@ -99,6 +122,7 @@ __all__ = [
     "Flow",
     "MCPHttpParams",
     "MCPStdioParams",
+    "ModelError",
     "Node",
     "NodeBuilder",
     "NodeDefinitionError",
@@ -108,14 +132,23 @@ __all__ = [
     "RemoteError",
     "RunEndedError",
     "RunStore",
+    "RunStream",
     "RuntreeError",
     "Session",
     "SessionStateError",
     "SessionTimeoutError",
     "SqliteRunStore",
+    "StructuredLLM",
+    "StructuredOutputError",
+    "StructuredToolCallLLM",
+    "TerminalLLM",
+    "ToolCallLLM",
     "ToolCallable",
     "ToolDefinitionError",
+    "ToolManifest",
+    "UsageLimitExceeded",
     "__version__",
+    "agent_node",
     "broadcast",
     "call",
     "call_batch",
@@ -131,10 +164,13 @@ __all__ = [
     "graph",
     "integrations",
     "interaction",
+    "llm",
     "nodes",
     "pubsub",
     "session",
     "set_config",
     "state",
     "store",
+    "stream",
+    "testing",
 ]

@@ -20,6 +20,12 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── FatalError (RuntimeError)            raised by a node to end the whole run (always,
     │                                        whatever ``end_on_error`` says)
     ├── ExecutionError (RuntimeError)        a strategy could not run a task (broken worker, ...)
+    ├── ModelError (RuntimeError)            a model provider refused or failed a request; carries
+    │                                        the provider's message, status and whether to retry
+    ├── UsageLimitExceeded (RuntimeError)    an agent or a run reached a usage limit (requests,
+    │                                        tokens, tool calls); the run stays resumable
+    ├── StructuredOutputError (ValueError)   a model's reply did not fit the output schema within
+    │                                        its retry budget
     └── RemoteError (RuntimeError)           an exception from another process that could not be
                                              re-created there; carries its type name and traceback
 """
@@ -31,6 +37,7 @@ __all__ = [
     "ContextError",
     "ExecutionError",
     "FatalError",
+    "ModelError",
     "NodeDefinitionError",
     "NodeInvocationError",
     "NodeStateError",
@@ -40,7 +47,9 @@ __all__ = [
     "RuntreeError",
     "SessionStateError",
     "SessionTimeoutError",
+    "StructuredOutputError",
     "ToolDefinitionError",
+    "UsageLimitExceeded",
 ]
 
 
@@ -98,6 +107,47 @@ class ExecutionError(RuntreeError, RuntimeError):
     """An execution strategy could not run a task (a worker died, a result did not pickle)."""
 
 
+class ModelError(RuntreeError, RuntimeError):
+    """A model provider refused or failed a request.
+
+    The message is the provider's own. ``status_code`` is the HTTP status (``None`` for a
+    connection failure), ``retryable`` whether trying again may help (rate limits, timeouts,
+    server errors), ``retry_after`` the delay in seconds the provider asked for, if any.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        provider: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.provider = provider
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (
+            _rebuild_model_error,
+            (str(self), self.status_code, self.retryable, self.retry_after, self.provider),
+        )
+
+
+class UsageLimitExceeded(RuntreeError, RuntimeError):
+    """An agent or a run reached one of its usage limits (model requests, tokens, tool calls).
+
+    Nothing that finished is lost: resume the run (with a higher limit) to go on.
+    """
+
+
+class StructuredOutputError(RuntreeError, ValueError):
+    """The model's reply did not fit the output schema, also after the retries it was given."""
+
+
 class RemoteError(RuntreeError, RuntimeError):
     """An exception raised in another process that could not be re-created in this one.
 
@@ -116,3 +166,19 @@ class RemoteError(RuntreeError, RuntimeError):
 
 def _rebuild_remote_error(message: str, type_name: str, remote_traceback: str) -> RemoteError:
     return RemoteError(message, type_name=type_name, remote_traceback=remote_traceback)
+
+
+def _rebuild_model_error(
+    message: str,
+    status_code: int | None,
+    retryable: bool,
+    retry_after: float | None,
+    provider: str,
+) -> ModelError:
+    return ModelError(
+        message,
+        status_code=status_code,
+        retryable=retryable,
+        retry_after=retry_after,
+        provider=provider,
+    )

@@ -128,7 +128,12 @@ def test_a_bad_journal_is_one_line_from_every_command_and_stays_as_it_was(
         after = _files(folder)
         assert after.get("runtree.db") == before.get("runtree.db"), command  # not converted
         if kind in ("damaged", "newer"):  # SQLite's companions of a WAL file may appear
-            assert set(after) <= {"runtree.db", "runtree.db-wal", "runtree.db-shm", "runtree.db.key"}
+            assert set(after) <= {
+                "runtree.db",
+                "runtree.db-wal",
+                "runtree.db-shm",
+                "runtree.db.key",
+            }
             assert not after.get("runtree.db-wal")
         else:
             assert after == before

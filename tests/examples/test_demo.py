@@ -15,6 +15,9 @@ def test_demo_counts_words_and_prints_the_tree(tmp_path: Path) -> None:
     (folder / "b.md").write_text("gamma gamma gamma delta\n")
     (folder / "skip.txt").write_text("not markdown\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_BASE_URL", "OLLAMA_HOST"):
+        env.pop(name, None)  # offline: the demo must use its local server
+    env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
     result = subprocess.run(
         [sys.executable, "-m", "examples.demo", str(folder)],
         cwd=ROOT,
@@ -30,4 +33,7 @@ def test_demo_counts_words_and_prints_the_tree(tmp_path: Path) -> None:
     assert "most common: 'gamma'" in out
     assert "counted      4 words in b.md" in out
     assert "WordReport [succeeded]" in out
-    assert out.count("count_words [succeeded]") == 2
+    assert out.count("count_words [succeeded]") == 4  # twice by the report, twice by the agent
+    assert "an agent with the same tools, on runtree's local test server" in out
+    assert "  answer: b.md has the most words (4)." in out
+    assert "Librarian [succeeded]" in out and "  list_documents [succeeded]" in out

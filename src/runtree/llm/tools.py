@@ -2,13 +2,15 @@
 
 :class:`Tool` and :class:`Parameter` are plain data. ``Tool.to_json_schema()`` gives the JSON
 schema of the parameters object and ``Tool.to_openai()`` the ``{"type": "function", ...}``
-form used by OpenAI-compatible APIs.
+form used by OpenAI-compatible APIs. A tool whose arguments are described by a JSON schema
+of its own (an MCP tool, a pydantic model) passes it as ``json_schema`` instead of
+``parameters``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from runtree.errors import ToolDefinitionError
@@ -90,11 +92,13 @@ class Parameter:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Tool:
-    """A callable tool: its name, what it does, and its parameters."""
+    """A callable tool: its name, what it does, and its parameters (or, instead, the JSON
+    schema of its arguments object in ``json_schema``)."""
 
     name: str
     description: str
     parameters: Sequence[Parameter] = ()
+    json_schema: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -110,9 +114,21 @@ class Tool:
         if duplicates:
             raise ToolDefinitionError(f"Tool {self.name!r}: duplicate parameters {duplicates}")
         object.__setattr__(self, "parameters", params)
+        if self.json_schema is not None:
+            if params:
+                raise ToolDefinitionError(
+                    f"Tool {self.name!r}: give parameters or json_schema, not both"
+                )
+            if not isinstance(self.json_schema, Mapping):
+                raise ToolDefinitionError(
+                    f"Tool {self.name!r}: json_schema must be a dict, got "
+                    f"{type(self.json_schema).__name__}"
+                )
 
     def to_json_schema(self) -> dict[str, Any]:
         """The JSON schema of the arguments object."""
+        if self.json_schema is not None:
+            return dict(self.json_schema)
         return {
             "type": "object",
             "properties": {p.name: p.to_json_schema() for p in self.parameters},
