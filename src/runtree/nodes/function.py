@@ -11,8 +11,8 @@ import contextlib
 import inspect
 import typing
 import weakref
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
 from runtree._signature import arguments_from_json, tool_from_function
 from runtree._signature import underlying as _underlying
@@ -25,19 +25,26 @@ if TYPE_CHECKING:
 
 __all__ = ["FunctionNode", "function_node", "make_argument_checker", "tool_from_function"]
 
-_cache: weakref.WeakKeyDictionary[Callable[..., Any], type[FunctionNode]] = (
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_cache: weakref.WeakKeyDictionary[Callable[..., Any], type[FunctionNode[..., Any]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-class FunctionNode(Node[Any]):
-    """Base of the classes made by :func:`function_node`; ``args``/``kwargs`` are its inputs."""
+class FunctionNode(Node[T], Generic[P, T]):
+    """Base of the classes made by :func:`function_node`; ``args``/``kwargs`` are its inputs.
+
+    Generic in the function's parameters ``P`` and result ``T``, so type checkers check
+    ``rt.call(node, ...)`` against the function's signature and know what it returns.
+    """
 
     function: ClassVar[Callable[..., Any]]
     _check_arguments: ClassVar[Callable[..., None]]
     _tool: ClassVar[Tool | None] = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: P.args, **kwargs: P.kwargs) -> None:
         try:
             type(self)._check_arguments(*args, **kwargs)
         except TypeError as exc:
@@ -98,8 +105,21 @@ def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
     return checker
 
 
-def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[FunctionNode]:
-    """Turn ``func`` (sync or async) into a node class. Usable as a decorator."""
+@overload
+def function_node(
+    func: Callable[P, Coroutine[Any, Any, T]], *, name: str | None = None
+) -> type[FunctionNode[P, T]]: ...
+@overload
+def function_node(func: Callable[P, T], *, name: str | None = None) -> type[FunctionNode[P, T]]: ...
+
+
+def function_node(
+    func: Callable[..., Any], *, name: str | None = None
+) -> type[FunctionNode[..., Any]]:
+    """Turn ``func`` (sync or async) into a node class. Usable as a decorator.
+
+    The class is typed ``type[FunctionNode[P, T]]`` (``P``: the function's parameters, ``T``:
+    what it returns, awaited for an async function)."""
     if isinstance(func, type) and issubclass(func, Node):
         raise NodeDefinitionError(f"{func.__qualname__} is already a node class")
     if not callable(func):
@@ -121,12 +141,12 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
     )
     if is_async:
 
-        async def invoke(self: FunctionNode) -> Any:
+        async def invoke(self: FunctionNode[..., Any]) -> Any:
             return await type(self).function(*self.args, **self.kwargs)
 
     else:
 
-        def invoke(self: FunctionNode) -> Any:  # type: ignore[misc]
+        def invoke(self: FunctionNode[..., Any]) -> Any:  # type: ignore[misc]
             return type(self).function(*self.args, **self.kwargs)
 
     namespace: dict[str, Any] = {
@@ -139,7 +159,9 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
         "__doc__": getattr(inner, "__doc__", None),
     }
     class_name = node_name if node_name.isidentifier() else "FunctionNode"
-    node_cls = typing.cast(type[FunctionNode], type(class_name, (FunctionNode,), namespace))
+    node_cls = typing.cast(
+        type[FunctionNode[..., Any]], type(class_name, (FunctionNode,), namespace)
+    )
     if name is None:
         with contextlib.suppress(TypeError):  # not weak-referenceable: just do not cache
             _cache[func] = node_cls
