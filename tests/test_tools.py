@@ -48,3 +48,52 @@ def test_a_tool_described_by_a_json_schema() -> None:
         )
     with pytest.raises(rt.ToolDefinitionError, match="must be a dict"):
         Tool(name="search", description="Search.", json_schema="{}")  # type: ignore[arg-type]
+
+
+def test_parameter_takes_railtracks_spellings() -> None:
+    positional = Parameter("text", "string", "what to encode")
+    assert positional == Parameter(name="text", type="string", description="what to encode")
+    assert Parameter(name="n", param_type="integer").type == "integer"
+    assert Parameter("n", "integer").param_type == "integer"
+    optional = Parameter("n", "integer", "", False, default=3)
+    assert optional.required is False and optional.to_json_schema()["default"] == 3
+    with pytest.raises(rt.ToolDefinitionError, match="type or param_type, not both"):
+        Parameter(name="n", type="int", param_type="integer")
+    with pytest.raises(rt.ToolDefinitionError, match="needs a type"):
+        Parameter(name="n")
+
+
+def test_parameter_is_still_a_value() -> None:
+    import dataclasses
+
+    base = Parameter("tags", "list", items=Parameter("item", "str"), enum=["a", "b"])
+    assert base.enum == ("a", "b")
+    assert dataclasses.replace(base, name="labels").name == "labels"
+    assert dataclasses.replace(base, name="labels").items == base.items
+    assert hash(base) == hash(
+        Parameter("tags", "list", items=Parameter("item", "str"), enum=["a", "b"])
+    )
+
+
+def test_tool_from_function_reads_the_function_and_takes_overrides() -> None:
+    def convert(amount: float, currency: str = "EUR") -> float:
+        """Convert an amount.
+
+        Args:
+            amount: how much
+            currency: into which currency
+        """
+        return amount
+
+    tool = Tool.from_function(convert)
+    assert tool.name == "convert" and tool.detail == "Convert an amount."
+    assert [(p.name, p.type, p.required) for p in tool.parameters] == [
+        ("amount", "float", True),
+        ("currency", "str", False),
+    ]
+    assert tool.parameters[1].description == "into which currency"
+    renamed = Tool.from_function(
+        convert, name="fx", details="Money.", params=[Parameter("amount", "number")]
+    )
+    assert (renamed.name, renamed.description) == ("fx", "Money.")
+    assert [p.name for p in renamed.parameters] == ["amount"]

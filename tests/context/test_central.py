@@ -42,3 +42,38 @@ async def test_context_accessors() -> None:
         central.parent_id.reset(token)
     with pytest.raises(rt.ConfigurationError, match="non-empty string"), rt.execution_mode(""):
         pass
+
+
+@rt.function_node
+async def ids_leaf() -> tuple[str | None, str | None, str | None]:
+    return central.get_session_id(), central.get_run_id(), central.get_parent_id()
+
+
+@rt.function_node
+def ids_sync_leaf() -> tuple[str | None, str | None, str | None]:
+    return central.get_session_id(), central.get_run_id(), central.get_parent_id()
+
+
+@rt.function_node
+async def ids_root() -> list[tuple[str | None, str | None, str | None]]:
+    return [await rt.call(ids_leaf), await rt.call(ids_sync_leaf), await ids_root_own()]
+
+
+async def ids_root_own() -> tuple[str | None, str | None, str | None]:
+    return central.get_session_id(), central.get_run_id(), central.get_parent_id()
+
+
+@pytest.mark.parametrize("mode", ["async", "thread"])
+async def test_session_and_run_ids_as_railtracks_names_them(mode: str) -> None:
+    assert central.get_session_id() is None and central.get_run_id() is None
+    async with rt.Session(execution_mode=mode) as run:
+        assert central.get_session_id() == run.run_id
+        assert central.get_run_id() is None  # outside any node
+        first = await rt.call(ids_root)
+        second = await rt.call(ids_root)
+    roots = run.info.roots
+    for seen, root in ((first, roots[0]), (second, roots[1])):
+        leaf, sync_leaf, own = seen
+        assert {leaf[0], sync_leaf[0], own[0]} == {run.run_id}
+        assert {leaf[1], sync_leaf[1], own[1]} == {root}  # every call under one root
+        assert own[2] == root and leaf[2] != root and sync_leaf[2] != root

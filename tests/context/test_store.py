@@ -65,3 +65,13 @@ def test_bad_keys_and_values_are_refused_with_a_clear_error() -> None:
     with pytest.raises(rt.ConfigurationError, match="needs a mapping"):
         store.update([("a", 2)])  # type: ignore[arg-type]
     assert store["a"] == 1 and "a" in store and len(store) == 1 and list(store) == ["a"]
+
+
+def test_keys_lists_the_run_values() -> None:
+    with rt.Session(context={"a": 1}, store=None):
+        rt.context.put("b", 2)
+        assert sorted(rt.context.keys()) == ["a", "b"]
+        rt.context.delete("a")
+        assert list(rt.context.keys()) == ["b"]
+    with pytest.raises(rt.ContextError):
+        rt.context.keys()

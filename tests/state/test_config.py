@@ -86,3 +86,17 @@ def test_set_config_chooses_the_mode_when_no_variable_does() -> None:
     rt.set_config(execution_mode="thread")
     assert rt.Session(store=None).config.execution_mode == "thread"
     assert rt.Session(store=None, execution_mode="async").config.execution_mode == "async"
+
+
+def test_set_config_takes_a_whole_executor_config() -> None:
+    rt.set_config(timeout=5.0)
+    rt.set_config(rt.ExecutorConfig(end_on_error=True, logging_setting="NONE"))
+    with rt.Session(store=None) as session:
+        assert session.config.end_on_error is True
+        assert session.config.logging_setting == "NONE"
+        assert session.config.timeout is None  # replaced whole, not merged
+    rt.set_config(rt.ExecutorConfig(end_on_error=True), end_on_error=False)
+    with rt.Session(store=None) as session:
+        assert session.config.end_on_error is False  # keywords apply on top
+    with pytest.raises(rt.ConfigurationError, match="ExecutorConfig or keyword options"):
+        rt.set_config({"timeout": 1})  # type: ignore[arg-type]

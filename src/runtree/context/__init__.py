@@ -7,11 +7,13 @@ from runtree.context.central import (
     execution_mode,
     get_parent_id,
     get_publisher,
+    get_run_id,
     get_session,
+    get_session_id,
     is_context_present,
     update_parent_id,
 )
-from runtree.context.store import RunContext, delete, get, put, update
+from runtree.context.store import RunContext, delete, get, keys, put, update
 
 __all__ = [
     "RunContext",
@@ -20,8 +22,11 @@ __all__ = [
     "get",
     "get_parent_id",
     "get_publisher",
+    "get_run_id",
     "get_session",
+    "get_session_id",
     "is_context_present",
+    "keys",
     "put",
     "update",
     "update_parent_id",

@@ -23,7 +23,9 @@ __all__ = [
     "execution_mode",
     "get_parent_id",
     "get_publisher",
+    "get_run_id",
     "get_session",
+    "get_session_id",
     "is_context_present",
     "mode_override",
     "parent_id",
@@ -58,6 +60,29 @@ def get_publisher() -> RTPublisher | None:
 def get_parent_id() -> str | None:
     """Request id of the node running here (the parent of any call made now), or ``None``."""
     return parent_id.get()
+
+
+def get_session_id() -> str | None:
+    """Id of the open session (its ``run_id``: the id the journal and the CLI show), or
+    ``None`` outside a session. (railtracks calls this the session id.)"""
+    session = current_session.get()
+    return None if session is None else str(session.run_id)
+
+
+def get_run_id() -> str | None:
+    """Request id of the root call of the tree this code runs in (the call made outside any
+    node that led here), or ``None`` outside a node. railtracks calls one root call and
+    everything under it a *run*; runtree's ``Session.run_id`` names the whole session
+    instead (see :func:`get_session_id`). O(depth of the call)."""
+    session = current_session.get()
+    request_id = parent_id.get()
+    if session is None or request_id is None:
+        return None
+    requests = session.info.requests
+    record = requests.get(request_id)
+    while record is not None and record.parent_id in requests:
+        record = requests[record.parent_id]
+    return request_id if record is None else str(record.request_id)
 
 
 def update_parent_id(new_parent_id: str | None) -> contextvars.Token[str | None]:

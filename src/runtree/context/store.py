@@ -14,7 +14,7 @@ from typing import Any
 from runtree.context.central import current_session
 from runtree.errors import ConfigurationError, ContextError
 
-__all__ = ["RunContext", "current_context", "delete", "get", "put", "update"]
+__all__ = ["RunContext", "current_context", "delete", "get", "keys", "put", "update"]
 
 _MISSING: Any = object()
 
@@ -71,6 +71,7 @@ class RunContext:
                 raise KeyError(f"{key!r} is not in the run context") from None
 
     def keys(self) -> KeysView[str]:
+        """The keys stored now (a live view: iterate over ``list(keys())`` to change them)."""
         return self._values.keys()
 
     def snapshot(self) -> dict[str, Any]:
@@ -133,3 +134,8 @@ def update(values: Mapping[str, Any]) -> None:
 def delete(key: str) -> None:
     """Remove ``key`` from the current run's context (``KeyError`` if missing)."""
     current_context().delete(key)
+
+
+def keys() -> KeysView[str]:
+    """The keys in the current run's context."""
+    return current_context().keys()

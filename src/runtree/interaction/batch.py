@@ -4,15 +4,79 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Iterable, Sized
-from typing import Any
+from collections.abc import Callable, Coroutine, Iterable, Sized
+from typing import Any, Literal, TypeVar, overload
 
 from runtree.context.central import current_session, parent_id
 from runtree.errors import ConfigurationError, NodeInvocationError
+from runtree.nodes.node import Node
 from runtree.session.session import Session
 from runtree.state.state import RTState
 
 __all__ = ["call_batch"]
+
+T = TypeVar("T")
+
+
+# The overloads give the result type: the node's output type (``Node[T]``, a function node
+# of a function returning ``T``, a plain async or sync function), with the exceptions when
+# ``return_exceptions=True``.
+@overload
+async def call_batch(
+    node: Callable[..., Node[T]],
+    *iterables: Iterable[Any],
+    return_exceptions: Literal[False] = False,
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[T]: ...
+@overload
+async def call_batch(
+    node: Callable[..., Node[T]],
+    *iterables: Iterable[Any],
+    return_exceptions: Literal[True],
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[T | BaseException]: ...
+@overload
+async def call_batch(
+    node: Callable[..., Coroutine[Any, Any, T]],
+    *iterables: Iterable[Any],
+    return_exceptions: Literal[False] = False,
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[T]: ...
+@overload
+async def call_batch(
+    node: Callable[..., Coroutine[Any, Any, T]],
+    *iterables: Iterable[Any],
+    return_exceptions: Literal[True],
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[T | BaseException]: ...
+@overload
+async def call_batch(
+    node: Callable[..., T],
+    *iterables: Iterable[Any],
+    return_exceptions: Literal[False] = False,
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[T]: ...
+@overload
+async def call_batch(
+    node: Callable[..., T],
+    *iterables: Iterable[Any],
+    return_exceptions: Literal[True],
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[T | BaseException]: ...
+@overload
+async def call_batch(
+    node: Any,
+    *iterables: Iterable[Any],
+    return_exceptions: bool = False,
+    max_concurrency: int | None = None,
+    **kwargs: Any,
+) -> list[Any]: ...
 
 
 async def call_batch(

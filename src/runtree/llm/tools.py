@@ -10,7 +10,7 @@ of its own (an MCP tool, a pydantic model) passes it as ``json_schema`` instead 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from runtree.errors import ToolDefinitionError
@@ -36,22 +36,61 @@ JSON_TYPES: dict[str, str] = {
 }
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(frozen=True, slots=True, init=False)
 class Parameter:
     """One argument of a tool.
 
-    ``type`` is a Python or JSON-schema type name (see :data:`JSON_TYPES`). ``items`` describes
-    list elements, ``properties`` the fields of an object, ``enum`` the allowed values.
+    ``type`` is a Python or JSON-schema type name (see :data:`JSON_TYPES`); ``param_type=``
+    is accepted for it too (railtracks' spelling). ``name``, ``type``, ``description`` and
+    ``required`` may be positional. ``items`` describes list elements, ``properties`` the
+    fields of an object, ``enum`` the allowed values.
     """
 
     name: str
     type: str
-    description: str = ""
-    required: bool = True
-    default: Any = None
-    enum: tuple[Any, ...] | None = None
-    items: Parameter | None = None
-    properties: tuple[Parameter, ...] = ()
+    description: str
+    required: bool
+    default: Any
+    enum: tuple[Any, ...] | None
+    items: Parameter | None
+    properties: tuple[Parameter, ...]
+
+    def __init__(
+        self,
+        name: str,
+        type: str | None = None,
+        description: str = "",
+        required: bool = True,
+        *,
+        param_type: str | None = None,
+        default: Any = None,
+        enum: Sequence[Any] | None = None,
+        items: Parameter | None = None,
+        properties: Sequence[Parameter] = (),
+    ) -> None:
+        if type is not None and param_type is not None:
+            raise ToolDefinitionError(f"Parameter {name!r}: give type or param_type, not both")
+        chosen = type if type is not None else param_type
+        if chosen is None:
+            raise ToolDefinitionError(f"Parameter {name!r} needs a type")
+        fields = {
+            "name": name,
+            "type": getattr(chosen, "value", chosen),  # railtracks' ParameterType enum too
+            "description": description,
+            "required": required,
+            "default": default,
+            "enum": None if enum is None else tuple(enum),
+            "items": items,
+            "properties": tuple(properties),
+        }
+        for field, value in fields.items():
+            object.__setattr__(self, field, value)
+        self.__post_init__()
+
+    @property
+    def param_type(self) -> str:
+        """``type``, under railtracks' name."""
+        return self.type
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -63,10 +102,6 @@ class Parameter:
                 f"Parameter {self.name!r} has unknown type {self.type!r}; "
                 f"use one of {sorted(set(JSON_TYPES))}"
             )
-        if self.enum is not None and not isinstance(self.enum, tuple):
-            object.__setattr__(self, "enum", tuple(self.enum))
-        if not isinstance(self.properties, tuple):
-            object.__setattr__(self, "properties", tuple(self.properties))
 
     @property
     def json_type(self) -> str:
@@ -146,3 +181,31 @@ class Tool:
                 "parameters": self.to_json_schema(),
             },
         }
+
+    @property
+    def detail(self) -> str:
+        """``description``, under railtracks' name."""
+        return self.description
+
+    @classmethod
+    def from_function(
+        cls,
+        func: Callable[..., Any],
+        /,
+        *,
+        name: str | None = None,
+        details: str | None = None,
+        params: Sequence[Parameter] | None = None,
+    ) -> Tool:
+        """Describe ``func`` from its signature, type hints and docstring (the rules of
+        ``function_node``); ``name``, ``details`` (the description) and ``params`` replace
+        what would be read from it."""
+        from runtree._signature import tool_from_function
+
+        tool = tool_from_function(func, name=name)
+        changes: dict[str, Any] = {}
+        if details is not None:
+            changes["description"] = details
+        if params is not None:
+            changes["parameters"] = tuple(params)
+        return dataclasses.replace(tool, **changes) if changes else tool

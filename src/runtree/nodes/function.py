@@ -8,34 +8,43 @@ understood). Calls are checked against the signature before anything runs.
 from __future__ import annotations
 
 import contextlib
-import functools
 import inspect
-import re
-import types
 import typing
 import weakref
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar, overload
 
+from runtree._signature import arguments_from_json, tool_from_function
+from runtree._signature import underlying as _underlying
 from runtree.errors import NodeDefinitionError, NodeInvocationError
-from runtree.llm.tools import Parameter, Tool
+from runtree.llm.tools import Tool
 from runtree.nodes.node import Node
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["FunctionNode", "function_node", "make_argument_checker", "tool_from_function"]
 
-_cache: weakref.WeakKeyDictionary[Callable[..., Any], type[FunctionNode]] = (
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_cache: weakref.WeakKeyDictionary[Callable[..., Any], type[FunctionNode[..., Any]]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-class FunctionNode(Node[Any]):
-    """Base of the classes made by :func:`function_node`; ``args``/``kwargs`` are its inputs."""
+class FunctionNode(Node[T], Generic[P, T]):
+    """Base of the classes made by :func:`function_node`; ``args``/``kwargs`` are its inputs.
+
+    Generic in the function's parameters ``P`` and result ``T``, so type checkers check
+    ``rt.call(node, ...)`` against the function's signature and know what it returns.
+    """
 
     function: ClassVar[Callable[..., Any]]
     _check_arguments: ClassVar[Callable[..., None]]
     _tool: ClassVar[Tool | None] = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: P.args, **kwargs: P.kwargs) -> None:
         try:
             type(self)._check_arguments(*args, **kwargs)
         except TypeError as exc:
@@ -49,6 +58,14 @@ class FunctionNode(Node[Any]):
         if cls._tool is None:
             cls._tool = tool_from_function(cls.function, name=cls.name())
         return cls._tool
+
+    @classmethod
+    def prepare_tool(cls, params: Mapping[str, Any]) -> Self:
+        """The node for a model's tool call: JSON objects sent for pydantic-model parameters
+        become model instances (see :func:`runtree._signature.arguments_from_json`)."""
+        if isinstance(params, Mapping):
+            params = arguments_from_json(cls.function, params)
+        return super().prepare_tool(params)
 
 
 def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
@@ -88,15 +105,21 @@ def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
     return checker
 
 
-def _underlying(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The function inside ``functools.partial`` wrappers (``func`` itself otherwise)."""
-    while isinstance(func, functools.partial):
-        func = func.func
-    return func
+@overload
+def function_node(
+    func: Callable[P, Coroutine[Any, Any, T]], *, name: str | None = None
+) -> type[FunctionNode[P, T]]: ...
+@overload
+def function_node(func: Callable[P, T], *, name: str | None = None) -> type[FunctionNode[P, T]]: ...
 
 
-def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[FunctionNode]:
-    """Turn ``func`` (sync or async) into a node class. Usable as a decorator."""
+def function_node(
+    func: Callable[..., Any], *, name: str | None = None
+) -> type[FunctionNode[..., Any]]:
+    """Turn ``func`` (sync or async) into a node class. Usable as a decorator.
+
+    The class is typed ``type[FunctionNode[P, T]]`` (``P``: the function's parameters, ``T``:
+    what it returns, awaited for an async function)."""
     if isinstance(func, type) and issubclass(func, Node):
         raise NodeDefinitionError(f"{func.__qualname__} is already a node class")
     if not callable(func):
@@ -118,12 +141,12 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
     )
     if is_async:
 
-        async def invoke(self: FunctionNode) -> Any:
+        async def invoke(self: FunctionNode[..., Any]) -> Any:
             return await type(self).function(*self.args, **self.kwargs)
 
     else:
 
-        def invoke(self: FunctionNode) -> Any:  # type: ignore[misc]
+        def invoke(self: FunctionNode[..., Any]) -> Any:  # type: ignore[misc]
             return type(self).function(*self.args, **self.kwargs)
 
     namespace: dict[str, Any] = {
@@ -136,145 +159,10 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
         "__doc__": getattr(inner, "__doc__", None),
     }
     class_name = node_name if node_name.isidentifier() else "FunctionNode"
-    node_cls = typing.cast(type[FunctionNode], type(class_name, (FunctionNode,), namespace))
+    node_cls = typing.cast(
+        type[FunctionNode[..., Any]], type(class_name, (FunctionNode,), namespace)
+    )
     if name is None:
         with contextlib.suppress(TypeError):  # not weak-referenceable: just do not cache
             _cache[func] = node_cls
     return node_cls
-
-
-# -- tool descriptions from functions ---------------------------------------------------------
-
-_SIMPLE_TYPES: dict[Any, str] = {
-    str: "str",
-    int: "int",
-    float: "float",
-    bool: "bool",
-    list: "list",
-    tuple: "list",
-    set: "list",
-    dict: "dict",
-    type(None): "null",
-}
-
-
-def _parameter_for(name: str, annotation: Any, description: str, default: Any) -> Parameter:
-    required = default is inspect.Parameter.empty
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        non_null = [a for a in args if a is not type(None)]
-        if len(non_null) == 1:
-            inner = _parameter_for(name, non_null[0], description, default)
-            return Parameter(
-                name=name,
-                type=inner.type,
-                description=description,
-                required=required,
-                default=None if required else default,
-                items=inner.items,
-                enum=inner.enum,
-            )
-        return Parameter(
-            name=name,
-            type="str",
-            description=description,
-            required=required,
-            default=None if required else default,
-        )
-    if origin is typing.Literal:
-        kinds = {type(a) for a in args}
-        kind = _SIMPLE_TYPES.get(kinds.pop(), "str") if len(kinds) == 1 else "str"
-        return Parameter(
-            name=name,
-            type=kind,
-            description=description,
-            required=required,
-            default=None if required else default,
-            enum=tuple(args),
-        )
-    base = origin or annotation
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        kind = "str"
-    elif base in _SIMPLE_TYPES:
-        kind = _SIMPLE_TYPES[base]
-    else:
-        raise NodeDefinitionError(
-            f"parameter {name!r}: type {annotation!r} cannot be described as a tool parameter; "
-            "use str, int, float, bool, list, dict, Optional or Literal, or write tool_info()"
-        )
-    items = None
-    if kind == "list" and args and args[0] in _SIMPLE_TYPES:
-        items = Parameter(name="item", type=_SIMPLE_TYPES[args[0]])
-    return Parameter(
-        name=name,
-        type=kind,
-        description=description,
-        required=required,
-        default=None if required else default,
-        items=items,
-    )
-
-
-_ARG_LINE = re.compile(r"^\s*(\*{0,2}\w+)\s*(?:\([^)]*\))?\s*:\s*(.*)$")
-_SPHINX_PARAM = re.compile(r":param\s+(?:[\w\[\], ]+\s+)?(\w+)\s*:\s*(.*)")
-
-
-def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
-    lines = inspect.cleandoc(doc).splitlines()
-    summary_lines: list[str] = []
-    for line in lines:
-        if not line.strip() or line.strip().endswith(":") or line.lstrip().startswith(":"):
-            break
-        summary_lines.append(line.strip())
-    descriptions: dict[str, str] = {}
-    in_args = False
-    current: str | None = None
-    for line in lines:
-        stripped = line.strip()
-        sphinx = _SPHINX_PARAM.match(stripped)
-        if sphinx:
-            descriptions[sphinx.group(1)] = sphinx.group(2).strip()
-            continue
-        if stripped.lower() in ("args:", "arguments:", "parameters:", "params:"):
-            in_args = True
-            continue
-        if in_args:
-            if not stripped:
-                current = None
-                continue
-            if stripped.endswith(":") and not line.startswith((" ", "\t")):
-                in_args = False
-                continue
-            match = _ARG_LINE.match(stripped)
-            if (match and line.startswith((" ", "\t"))) or (match and current is None):
-                current = match.group(1).lstrip("*")
-                descriptions[current] = match.group(2).strip()
-            elif current is not None:
-                descriptions[current] = f"{descriptions[current]} {stripped}".strip()
-    return " ".join(summary_lines), descriptions
-
-
-def tool_from_function(func: Callable[..., Any], *, name: str | None = None) -> Tool:
-    """Describe ``func`` as a :class:`Tool` from its signature, hints and docstring."""
-    signature = inspect.signature(func)  # a partial's: without the arguments it binds
-    inner = _underlying(func)
-    try:
-        hints = typing.get_type_hints(inner)
-    except Exception:
-        hints = {}
-    summary, descriptions = _parse_docstring(inner.__doc__ or "")
-    parameters = []
-    for param in signature.parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
-            continue
-        parameters.append(
-            _parameter_for(
-                param.name,
-                hints.get(param.name, param.annotation),
-                descriptions.get(param.name, ""),
-                param.default,
-            )
-        )
-    tool_name: str = name or getattr(inner, "__name__", None) or type(inner).__name__
-    return Tool(name=tool_name, description=summary or tool_name, parameters=parameters)

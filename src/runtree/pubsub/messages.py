@@ -67,6 +67,22 @@ class RequestCreation(Message):
         parent = f" under {self.parent_id}" if self.parent_id else ""
         return f"{self.node_name} [{self.request_id}] created{parent} ({self.mode})"
 
+    # railtracks' names for the same fields
+    @property
+    def new_request_id(self) -> str:
+        """``request_id``."""
+        return self.request_id
+
+    @property
+    def current_node_id(self) -> str | None:
+        """``parent_id``: the request that made this call (``None`` for a root call)."""
+        return self.parent_id
+
+    @property
+    def running_mode(self) -> str:
+        """``mode``."""
+        return self.mode
+
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RequestCompletionMessage(Message):
@@ -141,6 +157,17 @@ class Streaming(Message):
 
     def log_message(self) -> str:
         return f"stream [{self.request_id}]: {summarise(self.item)}"
+
+    # railtracks' names for the same fields
+    @property
+    def streamed_object(self) -> Any:
+        """``item``."""
+        return self.item
+
+    @property
+    def node_id(self) -> str | None:
+        """``request_id``: the request that broadcast the item."""
+        return self.request_id
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -142,6 +142,8 @@ _UNSET: Any = object()
 
 
 def set_config(
+    config: ExecutorConfig | None = None,
+    /,
     *,
     timeout: float | None = _UNSET,
     end_on_error: bool = _UNSET,
@@ -155,8 +157,17 @@ def set_config(
 ) -> None:
     """Set process-wide defaults for the sessions opened from now on (each option left out
     keeps its current default). ``Session(...)`` arguments still win. ``context`` gives
-    values every new run's context starts with."""
+    values every new run's context starts with.
+
+    ``config``, an :class:`ExecutorConfig`, replaces every default at once (the form older
+    railtracks code uses: ``set_config(ExecutorConfig(end_on_error=True))``); options given
+    beside it apply on top of it.
+    """
     global _defaults, _default_context
+    if config is not None and not isinstance(config, ExecutorConfig):
+        raise ConfigurationError(
+            f"set_config takes an ExecutorConfig or keyword options, got {config!r}"
+        )
     given: dict[str, Any] = {
         name: value
         for name, value in (
@@ -174,7 +185,8 @@ def set_config(
     if context is not _UNSET and context is not None and not isinstance(context, Mapping):
         raise ConfigurationError(f"context must be a mapping, got {type(context).__name__}")
     with _lock:
-        updated = dataclasses.replace(_defaults, **given)  # validates
+        base = _defaults if config is None else config
+        updated = dataclasses.replace(base, **given)  # validates
         _defaults = updated
         if context is not _UNSET:
             _default_context = dict(context or {})
