@@ -105,7 +105,7 @@ class _Worker:
         self._node_name = node_name
         self._loop = bridge.loop
         self._loop.add_reader(self._from, self._readable)
-        if self.proc.poll() is not None or not self._write(frame(RUN, self._task_id, 0, body)):
+        if not self._write(frame(RUN, self._task_id, 0, body)):
             self.detach()
             return False
         return True
@@ -364,7 +364,7 @@ class _Pool:
         worker.detach()
         if worker.gone:
             return
-        if not worker.alive():
+        if worker.broken:  # its pipe failed: it cannot serve again
             worker.reap(kill=True)
             self.lost(worker)
             return
@@ -373,8 +373,8 @@ class _Pool:
         self._checkin(worker)
 
     def _checkin(self, worker: _Worker) -> None:
-        with self._lock:
-            if not self._closed and worker.alive() and len(self._idle) < self.size:
+        with self._lock:  # (a worker that died idle is found out at checkout)
+            if not self._closed and not worker.broken and len(self._idle) < self.size:
                 self._idle.append(worker)
                 return
             self._forget(worker, lost=False)

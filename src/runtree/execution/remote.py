@@ -23,26 +23,28 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import dataclasses
 import itertools
 import logging
 import os
 import pickle
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from runtree.context.central import carried_values, restore_carried
 from runtree.errors import ExecutionError
 from runtree.execution.wire import (
+    described,
     dumps,
+    pack_done,
     pack_outcome,
-    pack_recorded,
+    unpack_done,
     unpack_outcome,
 )
 from runtree.nodes import settings as node_settings
 from runtree.nodes.node import Node
-from runtree.pubsub.messages import Message
+from runtree.pubsub.messages import Message, NodeFailed, NodeFinished, NodeStarted, Streaming
 from runtree.pubsub.publisher import RTPublisher
 
 __all__ = [
@@ -86,6 +88,11 @@ class CallHost(Protocol):
     def durable(self) -> bool:
         """Whether a closed request must be on record before its caller goes on."""
 
+    @property
+    def answers(self) -> bool:
+        """Whether the run may answer a call without running it (a resumed run): then the
+        remote side asks before it runs a call; otherwise it only reports it."""
+
     def wants(self, message_type: type[Message]) -> bool:
         """Whether anyone in the session listens to messages of this type."""
 
@@ -99,9 +106,13 @@ class CallHost(Protocol):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        *,
+        request_id: str | None = None,
+        start_time: float | None = None,
     ) -> tuple[str, tuple[Any] | None]:
-        """Record a call that the remote side runs itself; return its request id and, when
-        the run can answer it without running it (resume), ``(output,)``."""
+        """Record a call that the remote side runs itself (as ``request_id`` if it chose
+        one; begun at ``start_time``); return its request id and, when the run answers it
+        without running it (resume), ``(output,)``."""
 
     def close_request(
         self,
@@ -156,8 +167,7 @@ class RemoteLink(Protocol):
     def publish(self, message: Message) -> None: ...
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
-class TaskContext:
+class TaskContext(NamedTuple):
     """What a remote task takes along besides its node (built by :func:`encode_task`)."""
 
     request_id: str
@@ -166,13 +176,17 @@ class TaskContext:
     node: bytes
     #: the run's default execution mode (for the calls the node makes)
     execution_mode: str
-    #: message types the session listens to (the worker forwards only these)
-    wanted: frozenset[type[Message]]
+    #: node event and broadcast types the session listens to (the worker forwards these)
+    wanted: tuple[type[Message], ...]
+    #: whether the session listens to other message types (a worker forwards them all then)
+    wants_others: bool
     #: closes wait for the session (a durable journal)
     durable: bool
+    #: opens wait for the session, which may answer them (a resumed run)
+    answers: bool
     #: whether calls the node makes go to a session (else they run in the worker alone)
     hosted: bool
-    #: values of the carried context variables, pickled
+    #: values of the carried context variables, pickled (empty: none)
     carried: bytes
     debug: bool
 
@@ -182,14 +196,8 @@ class TaskContext:
 WorkerScope = Callable[[TaskContext, RemoteLink], AbstractAsyncContextManager[None]]
 
 
-def _message_types() -> list[type[Message]]:
-    found: list[type[Message]] = []
-    stack: list[type[Message]] = [Message]
-    while stack:
-        cls = stack.pop()
-        found.append(cls)
-        stack.extend(cls.__subclasses__())
-    return found
+#: what a node publishes while it runs: forwarded when the session listens to them
+FORWARDED: tuple[type[Message], ...] = (NodeStarted, NodeFinished, NodeFailed, Streaming)
 
 
 def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> bytes:
@@ -215,20 +223,22 @@ def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> byte
         ) from exc
     values = carried_values()
     try:
-        carried = dumps(values)
+        carried = dumps(values) if values else b""
     except Exception as exc:
         raise ExecutionError(
             f"node {name!r}: a carried context value ({sorted(values)}) cannot be sent to a "
             f"worker process: {type(exc).__name__}: {exc}"
         ) from exc
-    wanted = frozenset(t for t in _message_types() if host is not None and host.wants(t))
+    wanted = () if host is None else tuple(t for t in FORWARDED if host.wants(t))
     context = TaskContext(
         request_id=request_id,
         node_name=name,
         node=payload,
         execution_mode="async" if host is None else host.execution_mode,
         wanted=wanted,
+        wants_others=host is not None and host.wants(Message),
         durable=host is not None and host.durable,
+        answers=host is not None and host.answers,
         hosted=host is not None,
         carried=carried,
         debug=node_settings.node_debug_enabled(),
@@ -307,20 +317,31 @@ class TaskBridge:
         return True
 
     def _opened(self, msg_id: int, body: bytes) -> None:
-        if self._no_host(msg_id):
+        """``OPEN``: with a message id the worker waits for the request id (and maybe an
+        answer); without, it chose the id itself and runs the call already."""
+        if msg_id and self._no_host(msg_id):
             return
-        assert self.host is not None
         try:
-            parent, target, mode, args, kwargs = pickle.loads(body)
-            request_id, answer = self.host.open_request(
-                parent, target, pickle.loads(args), pickle.loads(kwargs), mode
+            request_id, parent, target, mode, start, args, kwargs = pickle.loads(body)
+            if self.host is None:
+                return
+            opened, answer = self.host.open_request(
+                parent, target, args, kwargs, mode, request_id=request_id, start_time=start
             )
         except Exception as exc:
-            self._answer(msg_id, error=exc)
+            if msg_id:
+                self._answer(msg_id, error=exc)
+            else:
+                logger.warning(
+                    "a call made by node %r in its worker could not be recorded: %s",
+                    self.node_name,
+                    exc,
+                )
             return
         if answer is None:
-            self._open.add(request_id)
-        self._answer(msg_id, (request_id, answer))
+            self._open.add(opened)
+        if msg_id:
+            self._answer(msg_id, (opened, answer))
 
     def _closed_request(self, msg_id: int, body: bytes) -> None:
         try:
@@ -387,13 +408,7 @@ class TaskBridge:
             self._answer(msg_id, running.result())
 
     def _done(self, body: bytes) -> None:
-        try:
-            outcome, details = pickle.loads(body)
-        except Exception as exc:
-            value, error, details = None, unpack_outcome(b"", node_name=self.node_name)[1], {}
-            logger.warning("the outcome of node %r could not be loaded: %s", self.node_name, exc)
-        else:
-            value, error = unpack_outcome(outcome, node_name=self.node_name)
+        value, error, details = unpack_done(body, node_name=self.node_name)
         if not self.outcome.done():
             self.outcome.set_result((value, error, details))
 
@@ -443,14 +458,14 @@ class MessageLink:
     def __init__(
         self,
         send: Callable[[int, int, bytes], None],
-        *,
-        node_name: str,
-        durable: bool,
+        context: TaskContext,
         loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._send = send
-        self._node_name = node_name
-        self._durable = durable
+        self._node_name = context.node_name
+        self._task_request = context.request_id
+        self._durable = context.durable
+        self._answers = context.answers
         self._loop = loop
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future[bytes]] = {}
@@ -493,7 +508,11 @@ class MessageLink:
         kwargs: dict[str, Any],
         mode: str,
     ) -> tuple[str, tuple[Any] | None]:
-        body = _pack_call(parent_id, target, mode, pack_recorded(args), pack_recorded(kwargs))
+        request_id = None if self._answers else f"{self._task_request}.{next(self._ids)}"
+        body = _pack_open(request_id, parent_id, target, mode, args, kwargs)
+        if request_id is not None:  # nothing to wait for: report it and go on
+            self._send(OPEN, 0, body)
+            return request_id, None
         opened: tuple[str, tuple[Any] | None] = await self._ask(OPEN, body, _name(target))
         return opened
 
@@ -544,9 +563,22 @@ class MessageLink:
         self._send(PUBLISH, 0, body)
 
 
-def _pack_call(parent: str | None, target: Any, mode: str, args: bytes, kwargs: bytes) -> bytes:
+def _pack_open(
+    request_id: str | None,
+    parent: str | None,
+    target: Any,
+    mode: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> bytes:
+    start = time.time()
     try:
-        return dumps((parent, target, mode, args, kwargs))
+        return dumps((request_id, parent, target, mode, start, args, kwargs))
+    except Exception:
+        pass  # inputs that do not pickle are recorded as descriptions
+    try:
+        args, kwargs = described(args), described(kwargs)
+        return dumps((request_id, parent, target, mode, start, args, kwargs))
     except Exception as exc:
         raise ExecutionError(
             f"node {_name(target)!r} cannot be reported from this worker process to its "
@@ -568,17 +600,20 @@ class ForwardingPublisher(RTPublisher):
     """The publisher a remote node sees: messages the session listens to go over the link,
     in order with the node's other reports; others are dropped at once."""
 
-    def __init__(self, link: RemoteLink, wanted: frozenset[type[Message]]) -> None:
+    def __init__(self, link: RemoteLink, context: TaskContext) -> None:
         super().__init__()
         self._link = link
-        self._wanted = wanted
-        self.listening = bool(wanted)
+        self._wanted = frozenset(context.wanted)
+        self._others = context.wants_others
+        self.listening = bool(self._wanted) or self._others
 
     def wants(self, message_type: type[Message]) -> bool:
-        return message_type in self._wanted
+        if message_type in self._wanted:
+            return True
+        return self._others and message_type not in FORWARDED
 
     def publish(self, message: Message) -> None:
-        if type(message) in self._wanted:
+        if self.wants(type(message)):
             self._link.publish(message)
 
 
@@ -595,13 +630,14 @@ async def run_remote_task(
     outcome and the node's ``details``)."""
     try:
         node: Node[Any] = pickle.loads(context.node)
-        restore_carried(pickle.loads(context.carried))
+        if context.carried:
+            restore_carried(pickle.loads(context.carried))
     except Exception as exc:
         error = ExecutionError(
             f"node {context.node_name!r} could not be loaded in its worker process "
             f"(pid {os.getpid()}): {type(exc).__name__}: {exc}"
         )
-        return dumps((pack_outcome(error=error, node_name=context.node_name, recorded=False), {}))
+        return pack_done(None, error, {}, node_name=context.node_name)
     node.__dict__["_uuid"] = context.request_id
     _apply_settings(context)
     value: Any = None
@@ -614,10 +650,6 @@ async def run_remote_task(
             value = await node.tracked_invoke()
     except BaseException as exc:  # reported like any failure; the worker lives on
         failure = exc
-    outcome = pack_outcome(value, failure, node_name=context.node_name, recorded=False)
-    details = node.__dict__.get("details") or {}
-    try:
-        body = dumps((outcome, details))
-    except Exception:
-        body = dumps((outcome, {}))
-    return body
+    return pack_done(
+        value, failure, node.__dict__.get("details") or {}, node_name=context.node_name
+    )

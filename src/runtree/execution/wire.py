@@ -42,9 +42,11 @@ __all__ = [
     "capture_error",
     "dumps",
     "frame",
+    "pack_done",
     "pack_outcome",
-    "pack_recorded",
+    "described",
     "rebuild_error",
+    "unpack_done",
     "unpack_outcome",
 ]
 
@@ -87,7 +89,8 @@ class FrameBuffer:
 
 # -- values ----------------------------------------------------------------------------------
 
-_by_reference: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
+#: class or function -> True (by name), False (by value) or a reduce tuple
+_by_reference: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
 
 def _function_of(node_class: type) -> Any:
@@ -107,33 +110,64 @@ def _function_of(node_class: type) -> Any:
         return None
 
 
+class _ByValue(Exception):
+    """Raised by the fast pickler: this value holds something only cloudpickle can send."""
+
+
+def _decide(obj: Any, kind: type) -> Any:
+    """How to pickle a class or function: ``True`` by name, ``False`` by value, or a reduce
+    tuple (a function-node class travels as its function)."""
+    try:
+        known = _by_reference.get(obj)
+    except TypeError:  # not weak-referenceable
+        known = None
+    if known is not None:
+        return known
+    decision: Any = False
+    func = None if kind is types.FunctionType else _function_of(obj)
+    if func is not None:
+        from runtree.nodes.validation import resolve_node
+
+        decision = (resolve_node, (func,))
+    else:
+        import cloudpickle
+
+        by_name = getattr(cloudpickle.cloudpickle, "_should_pickle_by_reference", None)
+        decision = bool(by_name(obj)) if by_name is not None else False
+    with contextlib.suppress(TypeError):
+        _by_reference[obj] = decision
+    return decision
+
+
+class _FastPickler(pickle.Pickler):
+    """The C pickler, as long as every class and function can go by name."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is types.FunctionType or issubclass(kind, type):
+            decision = _decide(obj, kind)
+            if decision is False:
+                raise _ByValue
+            if decision is not True:
+                return decision
+        return NotImplemented
+
+
 @functools.cache
 def _pickler_class() -> type[pickle.Pickler]:
-    """cloudpickle's pickler (imported on first use), with the by-reference decision cached
-    per class and function, and function-node classes sent as their function."""
+    """cloudpickle's pickler (imported on first use) for values that hold classes or
+    functions that must travel by value; the others still go by name."""
     import cloudpickle
-
-    by_name = getattr(cloudpickle.cloudpickle, "_should_pickle_by_reference", None)
-    from runtree.nodes.validation import resolve_node
 
     class Pickler(cloudpickle.Pickler):  # type: ignore[misc]
         def reducer_override(self, obj: Any) -> Any:
             kind = type(obj)
             if kind is types.FunctionType or issubclass(kind, type):
-                try:
-                    known = _by_reference.get(obj)
-                except TypeError:  # not weak-referenceable
-                    known = None
-                if known is None:
-                    if kind is not types.FunctionType:
-                        func = _function_of(obj)
-                        if func is not None:
-                            return (resolve_node, (func,))
-                    known = bool(by_name(obj)) if by_name is not None else False
-                    with contextlib.suppress(TypeError):
-                        _by_reference[obj] = known
-                if known:
+                decision = _decide(obj, kind)
+                if decision is True:
                     return NotImplemented  # pickle's own by-name path
+                if decision is not False:
+                    return decision
             return super().reducer_override(obj)
 
     return Pickler
@@ -142,6 +176,12 @@ def _pickler_class() -> type[pickle.Pickler]:
 def dumps(value: Any) -> bytes:
     """Pickle ``value`` for another process (see the module docstring). Raises what pickling
     raises."""
+    buffer = io.BytesIO()
+    try:
+        _FastPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
+        return buffer.getvalue()
+    except (_ByValue, pickle.PicklingError, TypeError, AttributeError):
+        pass  # something travels by value (or cannot travel): cloudpickle decides
     buffer = io.BytesIO()
     _pickler_class()(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(value)
     return buffer.getvalue()
@@ -171,21 +211,14 @@ class Unsendable:
         raise TypeError(f"an unsendable {self.type} value cannot be pickled")
 
 
-def pack_recorded(value: Any) -> bytes:
-    """Pickle a value that is only recorded on the other side (a nested call's inputs or
-    output): what does not pickle is replaced by an :class:`Unsendable`, item by item."""
-    try:
-        return dumps(value)
-    except Exception as exc:
-        return dumps(_substitute(value, exc))
-
-
-def _substitute(value: Any, reason: BaseException) -> Any:
+def described(value: Any) -> Any:
+    """``value`` for a receiver that only records it: a tuple or dict keeps the items that
+    pickle, the others (or ``value`` itself) become :class:`Unsendable` descriptions."""
     if isinstance(value, tuple):
         return tuple(_sendable(item) for item in value)
     if isinstance(value, dict):
         return {key: _sendable(item) for key, item in value.items()}
-    return Unsendable.of(value, reason)
+    return _sendable(value)
 
 
 def _sendable(value: Any) -> Any:
@@ -292,7 +325,7 @@ def _from_parts(parts: bytes) -> BaseException | None:
 
 # -- outcomes --------------------------------------------------------------------------------
 
-_OK, _ERROR = 0, 1
+_OK, _ERROR, _PACKED = 0, 1, 2
 
 
 def pack_outcome(
@@ -327,3 +360,40 @@ def unpack_outcome(body: bytes, *, node_name: str) -> tuple[Any, BaseException |
     if status == _OK:
         return payload, None
     return None, rebuild_error(payload)
+
+
+def pack_done(
+    value: Any, error: BaseException | None, details: dict[str, Any], *, node_name: str
+) -> bytes:
+    """How a remote task ended, with the node's ``details``, in one pickle when it can be
+    (the common case), else as :func:`pack_outcome` does."""
+    if error is None:
+        try:
+            return dumps((_OK, value, details))
+        except Exception:
+            pass
+    try:
+        return dumps(
+            (_PACKED, pack_outcome(value, error, node_name=node_name, recorded=False), details)
+        )
+    except Exception:  # the details do not pickle: the outcome matters more
+        return dumps((_PACKED, pack_outcome(value, error, node_name=node_name, recorded=False), {}))
+
+
+def unpack_done(body: bytes, *, node_name: str) -> tuple[Any, BaseException | None, dict[str, Any]]:
+    """``(value, error, details)`` from :func:`pack_done` output."""
+    try:
+        status, payload, details = pickle.loads(body)
+    except Exception as exc:
+        return (
+            None,
+            ExecutionError(
+                f"the outcome of node {node_name!r} could not be loaded in this process: "
+                f"{type(exc).__name__}: {exc}"
+            ),
+            {},
+        )
+    if status == _OK:
+        return payload, None, details
+    value, error = unpack_outcome(payload, node_name=node_name)
+    return value, error, details

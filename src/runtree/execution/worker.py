@@ -143,9 +143,7 @@ class _Connection:
         def send(kind: int, msg_id: int, message: bytes) -> None:
             self.send(kind, task_id, msg_id, message)
 
-        link = MessageLink(
-            send, node_name=context.node_name, durable=context.durable, loop=self.loop
-        )
+        link = MessageLink(send, context, self.loop)
         self.links[task_id] = link
         try:
             done = await run_remote_task(context, link, self.scope)

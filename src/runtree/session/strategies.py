@@ -141,7 +141,7 @@ async def worker_scope(context: TaskContext, link: RemoteLink) -> AsyncIterator[
     state = RemoteState(context, link, asyncio.get_running_loop(), local)
     tokens = (
         current_session.set(WorkerSession(context, link, state)),
-        current_publisher.set(ForwardingPublisher(link, context.wanted)),
+        current_publisher.set(ForwardingPublisher(link, context)),
         parent_id.set(None),
     )
     try:

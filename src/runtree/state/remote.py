@@ -41,6 +41,14 @@ class RemoteHost:
         # a journal with durability="sync" makes callers wait for each record
         return getattr(self._state.observer, "durability", None) == "sync"
 
+    @property
+    def answers(self) -> bool:
+        observer = self._state.observer
+        if observer is None:
+            return False
+        # the journal answers calls only when it resumes a run; another observer may
+        return getattr(observer, "resumed_from", True) is not None
+
     def wants(self, message_type: type[Message]) -> bool:
         publisher = self._state.publisher
         return publisher.listening and publisher.wants(message_type)
@@ -55,10 +63,15 @@ class RemoteHost:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        *,
+        request_id: str | None = None,
+        start_time: float | None = None,
     ) -> tuple[str, tuple[Any] | None]:
         state = self._state
         state.check_open()
-        record, answer = state.open_request(parent_id, resolve_node(target), args, kwargs, mode)
+        record, answer = state.open_request(
+            parent_id, resolve_node(target), args, kwargs, mode, request_id, start_time
+        )
         if answer is None:
             state.coordinator.state.start_job(record)
             self._open[record.request_id] = record

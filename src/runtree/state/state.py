@@ -162,6 +162,7 @@ class RTState:
         kwargs: dict[str, Any],
         mode: str,
         request_id: str | None = None,
+        start_time: float | None = None,
     ) -> tuple[RequestRecord, tuple[Any] | None]:
         """Record a new request (running from now on): it joins the tree, ``RequestCreation``
         is published and the observer sees it. Returns the record and, when the observer
@@ -169,7 +170,13 @@ class RTState:
         if request_id is None:
             request_id = f"{self._prefix}-{next(self._counter)}"
         record = RequestRecord(
-            request_id, parent_node_id, node_class.name(), args, kwargs, mode, time.time()
+            request_id,
+            parent_node_id,
+            node_class.name(),
+            args,
+            kwargs,
+            mode,
+            time.time() if start_time is None else start_time,
         )
         self.info.add_request(record)
         publisher = self.publisher
