@@ -82,7 +82,7 @@ def main() -> int:
 def _extra_suites() -> list[Any]:
     """Suites added by later parts (journal, channels) register here."""
     suites = []
-    for module_name in ("bench.journal", "bench.comm"):
+    for module_name in ("bench.journal", "bench.comm", "bench.process"):
         try:
             module = __import__(module_name, fromlist=["run"])
         except ModuleNotFoundError as exc:

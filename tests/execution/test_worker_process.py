@@ -3,6 +3,7 @@ and stdin; workers that die with their parent (SIGKILL included, ``runtree run``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -11,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,27 @@ def _wait_gone(pids: set[int]) -> set[int]:
     return alive
 
 
+@contextlib.contextmanager
+def _started(command: list[str], tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process running ``command`` in ``tmp_path``, killed and reaped when done."""
+    proc = subprocess.Popen(
+        command,
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
 def _read_line_with(proc: subprocess.Popen[str], marker: str) -> str:
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -204,27 +227,13 @@ WAITING_SCRIPT = textwrap.dedent(
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_end_with_their_parent(tmp_path: Path, sig: signal.Signals) -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", WAITING_SCRIPT],
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with _started([sys.executable, "-c", WAITING_SCRIPT], tmp_path) as proc:
         worker = int(_read_line_with(proc, "WORKER").split()[1])
         below = _descendants(proc.pid)
         assert worker in below and len(below) >= 2  # Wait's worker and Nested's
         proc.send_signal(sig)
         proc.wait(timeout=DEADLINE)
         assert _wait_gone(below) == set()
-    finally:
-        proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
 
 
 PIPELINE = textwrap.dedent(
@@ -264,27 +273,13 @@ def test_sigkill_of_runtree_run_stops_its_worker(tmp_path: Path) -> None:
     (tmp_path / "pipeline.py").write_text(PIPELINE)
     log, fifo = tmp_path / "steps.txt", tmp_path / "gate"
     os.mkfifo(fifo)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtree.cli", "run", "pipeline.py:Pipeline", str(log), str(fifo)]
-        + ["--durability", "sync", "--no-progress"],  # noqa: RUF005
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    command = [sys.executable, "-m", "runtree.cli", "run", "pipeline.py:Pipeline", str(log)]
+    with _started([*command, str(fifo), "--durability", "sync", "--no-progress"], tmp_path) as proc:
         worker = int(_read_line_with(proc, "PAUSED").split()[1])
         assert worker in _descendants(proc.pid)
         proc.kill()
         proc.wait(timeout=DEADLINE)
         assert _wait_gone({worker}) == set()
-    finally:
-        proc.kill()
-        proc.wait()
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
     # nobody reads the gate any more: the steps after it can never run
     with pytest.raises(OSError):
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))

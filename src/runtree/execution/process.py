@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from runtree.errors import ConfigurationError, ExecutionError
+from runtree.execution.bridge import TaskBridge
 from runtree.execution.execution_strategy import ExecutionStrategy
-from runtree.execution.remote import REPLY, RUN, CallHost, TaskBridge, WorkerScope, encode_task
+from runtree.execution.remote import REPLY, RUN, CallHost, WorkerScope, encode_task
 from runtree.execution.task import Task
 from runtree.execution.wire import FrameBuffer, dumps, frame
 

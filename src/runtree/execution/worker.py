@@ -24,15 +24,8 @@ import sys
 import threading
 from typing import Any
 
-from runtree.execution.remote import (
-    DONE,
-    REPLY,
-    RUN,
-    MessageLink,
-    TaskContext,
-    WorkerScope,
-    run_remote_task,
-)
+from runtree.execution.link import MessageLink, run_remote_task
+from runtree.execution.remote import DONE, REPLY, RUN, TaskContext, WorkerScope
 from runtree.execution.wire import HEADER, FrameBuffer, frame
 
 __all__ = ["main"]

@@ -24,8 +24,9 @@ from runtree.execution.execution_strategy import (
     ExecutionStrategy,
     ThreadExecutionStrategy,
 )
+from runtree.execution.link import ForwardingPublisher
 from runtree.execution.process import ProcessExecutionStrategy
-from runtree.execution.remote import ForwardingPublisher, RemoteLink, TaskContext
+from runtree.execution.remote import RemoteLink, TaskContext
 from runtree.execution.task import Task
 from runtree.nodes.node import Node
 from runtree.nodes.validation import create_node, resolve_node
