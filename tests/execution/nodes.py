@@ -14,7 +14,7 @@ from typing import Any
 
 import runtree as rt
 from runtree.context.central import carry
-from tests.support import Adder
+from tests.support import Adder, Where
 
 #: carried to workers with every task (registered at import, in the worker too)
 TENANT: contextvars.ContextVar[str] = carry(contextvars.ContextVar("tests.tenant"))
@@ -204,3 +204,26 @@ class Announce(rt.Node[None]):
 
     async def invoke(self) -> None:
         await rt.broadcast(os.getpid())
+
+
+class Keeps(rt.Node[list[str]]):
+    """In its worker: calls that take and return values that cannot be pickled (recorded
+    by the session as descriptions), a thread-mode call, and a process-mode call whose
+    result cannot come back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def invoke(self) -> list[str]:
+        lock = await rt.call(Unpicklable)
+        seen = [type(lock).__name__, await rt.call(Takes, lock)]
+        with rt.execution_mode("thread"):
+            where = await rt.call(Where)
+        seen.append("same process" if where["pid"] == os.getpid() else "other process")
+        seen.append("other thread" if where["thread"] != threading.get_ident() else "same thread")
+        with rt.execution_mode("process"):
+            try:
+                await rt.call(Unpicklable)
+            except rt.ExecutionError as exc:
+                seen.append(str(exc))
+        return seen

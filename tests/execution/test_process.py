@@ -18,6 +18,7 @@ import runtree as rt
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.execution_strategy import ProcessExecutionStrategy
 from runtree.execution.task import Task
+from runtree.execution.wire import Unsendable
 from runtree.pubsub.messages import RequestSuccess
 from runtree.pubsub.publisher import RTPublisher
 from runtree.session.strategies import worker_scope
@@ -26,6 +27,7 @@ from tests.execution.nodes import (
     AnnounceAndWait,
     CheckJournal,
     Die,
+    Keeps,
     LockedError,
     Nest,
     PairError,
@@ -188,6 +190,22 @@ async def test_unpicklable_inputs_and_results_name_the_node(
         ):
             await rt.call(Unpicklable)
     assert [r.status for r in session.info.requests.values()] == ["failed", "failed"]
+
+
+async def test_values_that_cannot_cross_are_recorded_as_descriptions(
+    strategy: ProcessExecutionStrategy,
+) -> None:
+    async with _session(strategy, execution_mode="async") as session:
+        with rt.execution_mode("process"):
+            seen = await rt.call(Keeps)
+    assert seen[:4] == ["lock", "lock", "same process", "other thread"]
+    assert "node 'Unpicklable' returned a _thread.lock that cannot be pickled" in seen[4]
+    records = {(r.node_name, r.mode): r for r in session.info.requests.values()}
+    made, taken = records[("Unpicklable", "async")], records[("Takes", "async")]
+    assert isinstance(made.output, Unsendable) and made.output.type == "_thread.lock"
+    assert isinstance(taken.args[0], Unsendable) and taken.output == "lock"
+    assert records[("Unpicklable", "process")].status == "failed"
+    assert records[("Where", "thread")].status == "succeeded"
 
 
 async def test_cancelling_a_request_stops_the_node_in_its_worker(

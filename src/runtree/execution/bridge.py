@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree.errors import ExecutionError
-from runtree.execution.remote import CALL, CLOSE, DONE, DROP, OPEN, PUBLISH, CallHost
+from runtree.execution.remote import (
+    CALL,
+    CLOSE,
+    DONE,
+    DROP,
+    OPEN,
+    PUBLISH,
+    CallHost,
+    target_name,
+)
 from runtree.execution.wire import pack_outcome, unpack_done, unpack_outcome
 
 __all__ = ["TaskBridge"]
@@ -77,8 +86,17 @@ class TaskBridge:
         else:
             logger.warning("unknown message kind %d from node %r", kind, self.node_name)
 
-    def _answer(self, msg_id: int, value: Any = None, error: BaseException | None = None) -> None:
-        self.reply(msg_id, pack_outcome(value, error, node_name=self.node_name, recorded=False))
+    def _answer(
+        self, msg_id: int, value: Any = None, error: BaseException | None = None, name: str = ""
+    ) -> None:
+        outcome = pack_outcome(
+            value,
+            error,
+            node_name=name or self.node_name,
+            recorded=False,
+            to="to the worker process that called it",
+        )
+        self.reply(msg_id, outcome)
 
     def _no_host(self, msg_id: int) -> bool:
         if self.host is not None:
@@ -158,11 +176,12 @@ class TaskBridge:
         call = self.host.call(parent, target, args, kwargs, mode)
         running: asyncio.Task[Any] = self.context.run(self.loop.create_task, call)
         self._calls[msg_id] = running
-        running.add_done_callback(lambda done: self._call_ended(msg_id, done))
+        name = target_name(target)
+        running.add_done_callback(lambda done: self._call_ended(msg_id, done, name))
         if self.on_calls is not None:
             self.on_calls(len(self._calls))
 
-    def _call_ended(self, msg_id: int, running: asyncio.Task[Any]) -> None:
+    def _call_ended(self, msg_id: int, running: asyncio.Task[Any], name: str) -> None:
         self._calls.pop(msg_id, None)
         if self.on_calls is not None and not self._closed:
             self.on_calls(len(self._calls))
@@ -175,7 +194,7 @@ class TaskBridge:
         if error is not None:
             self._answer(msg_id, error=error)
         else:
-            self._answer(msg_id, running.result())
+            self._answer(msg_id, running.result(), name=name)
 
     def _done(self, body: bytes) -> None:
         value, error, details = unpack_done(body, node_name=self.node_name)

@@ -25,6 +25,7 @@ from runtree.execution.remote import (
     RemoteLink,
     TaskContext,
     WorkerScope,
+    target_name,
 )
 from runtree.execution.wire import described, dumps, pack_done, pack_outcome, unpack_outcome
 from runtree.nodes import settings as node_settings
@@ -99,7 +100,7 @@ class MessageLink:
         if request_id is not None:  # nothing to wait for: report it and go on
             self._send(OPEN, 0, body)
             return request_id, None
-        opened: tuple[str, tuple[Any] | None] = await self._ask(OPEN, body, _name(target))
+        opened: tuple[str, tuple[Any] | None] = await self._ask(OPEN, body, target_name(target))
         return opened
 
     def close_request(
@@ -127,7 +128,7 @@ class MessageLink:
         kwargs: dict[str, Any],
         mode: str,
     ) -> Any:
-        name = _name(target)
+        name = target_name(target)
         try:
             body = dumps((parent_id, target, args, kwargs, mode))
         except Exception as exc:
@@ -167,19 +168,9 @@ def _pack_open(
         return dumps((request_id, parent, target, mode, start, args, kwargs))
     except Exception as exc:
         raise ExecutionError(
-            f"node {_name(target)!r} cannot be reported from this worker process to its "
+            f"node {target_name(target)!r} cannot be reported from this worker process to its "
             f"session: {type(exc).__name__}: {exc}"
         ) from exc
-
-
-def _name(target: Any) -> str:
-    name = getattr(target, "name", None)
-    if isinstance(target, type) and callable(name):
-        try:
-            return str(name())
-        except Exception:
-            pass
-    return str(getattr(target, "__name__", type(target).__name__))
 
 
 class ForwardingPublisher(RTPublisher):

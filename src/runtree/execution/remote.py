@@ -51,6 +51,7 @@ __all__ = [
     "TaskContext",
     "WorkerScope",
     "encode_task",
+    "target_name",
 ]
 
 logger = logging.getLogger("runtree.execution")
@@ -231,3 +232,14 @@ def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> byte
         debug=node_settings.node_debug_enabled(),
     )
     return pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def target_name(target: Any) -> str:
+    """The name a call target (a node class or a function) goes by in messages."""
+    name = getattr(target, "name", None)
+    if isinstance(target, type) and callable(name):
+        try:
+            return str(name())
+        except Exception:
+            pass
+    return str(getattr(target, "__name__", type(target).__name__))

@@ -189,15 +189,18 @@ def dumps(value: Any) -> bytes:
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Unsendable:
-    """Stands, in this process, for a value that could not be pickled where it was made.
+    """Stands for a value that could not be pickled where it was made (a nested call's
+    input or output, recorded by the session).
 
-    Its JSON form names the original type and shows its ``repr``; it does not pickle
-    itself, so a journal keeps it for people to read but never replays it.
+    Its JSON form names the original type and shows its ``repr``. It crosses to the session
+    once; there it no longer pickles, so a journal keeps it for people to read but never
+    replays it (the call runs again on resume, as one whose output does not pickle would).
     """
 
     type: str
     repr: str
     reason: str
+    arrived: bool = dataclasses.field(default=False, repr=False, compare=False)
 
     @classmethod
     def of(cls, value: Any, reason: BaseException) -> Unsendable:
@@ -208,7 +211,13 @@ class Unsendable:
         return cls(type=type_name(value), repr=text[:2000], reason=f"{type(reason).__name__}")
 
     def __reduce__(self) -> Any:
-        raise TypeError(f"an unsendable {self.type} value cannot be pickled")
+        if self.arrived:
+            raise TypeError(f"the {self.type} value this stands for cannot be pickled")
+        return (_arrive, (self.type, self.repr, self.reason))
+
+
+def _arrive(type_: str, text: str, reason: str) -> Unsendable:
+    return Unsendable(type=type_, repr=text, reason=reason, arrived=True)
 
 
 def described(value: Any) -> Any:
@@ -329,11 +338,16 @@ _OK, _ERROR, _PACKED = 0, 1, 2
 
 
 def pack_outcome(
-    value: Any = None, error: BaseException | None = None, *, node_name: str, recorded: bool
+    value: Any = None,
+    error: BaseException | None = None,
+    *,
+    node_name: str,
+    recorded: bool,
+    to: str = "back from its worker process",
 ) -> bytes:
     """A result or an exception, pickled. A result that does not pickle becomes an
-    ``ExecutionError`` naming ``node_name``; with ``recorded`` (the receiver only records it)
-    an :class:`Unsendable` instead."""
+    ``ExecutionError`` naming ``node_name`` (and where it could not go, ``to``); with
+    ``recorded`` (the receiver only records it) an :class:`Unsendable` instead."""
     if error is None:
         try:
             return dumps((_OK, value))
@@ -341,8 +355,8 @@ def pack_outcome(
             if recorded:
                 return dumps((_OK, Unsendable.of(value, exc)))
             error = ExecutionError(
-                f"node {node_name!r} returned a {type_name(value)} that cannot be pickled back "
-                f"from its worker process: {type(exc).__name__}: {exc}"
+                f"node {node_name!r} returned a {type_name(value)} that cannot be pickled {to}: "
+                f"{type(exc).__name__}: {exc}"
             )
     return dumps((_ERROR, capture_error(error)))
 
