@@ -3,7 +3,9 @@
 costs (it is reported to the session as it begins and ends).
 
 Wall time (the work crosses processes, so the CPU time of this process alone would hide
-the worker's share). Pools are warmed first; the runtree and bare rounds alternate.
+the worker's share). Pools are warmed first. Single calls alternate (one runtree call, one
+bare submit) and the medians are compared, which a busy machine disturbs far less than
+totals; a worker's nested calls are timed as a difference of totals (best of rounds).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
+import statistics
 import time
 from typing import Any
 
@@ -44,20 +47,18 @@ class Nested(rt.Node[int]):
         return total
 
 
-async def _runtree_calls(n: int) -> None:
+async def _runtree_call(i: int) -> None:
     with rt.execution_mode("process"):
-        for i in range(n):
-            await rt.call(Trivial, i)
+        await rt.call(Trivial, i)
 
 
-async def _bare_calls(pool: concurrent.futures.ProcessPoolExecutor, n: int) -> None:
-    loop = asyncio.get_running_loop()
-    for i in range(n):
-        await loop.run_in_executor(pool, trivial, i)
+async def _bare_call(pool: concurrent.futures.ProcessPoolExecutor, i: int) -> None:
+    await asyncio.get_running_loop().run_in_executor(pool, trivial, i)
 
 
-async def _timed(coroutine: Any) -> float:
-    gc.collect()
+async def _timed(coroutine: Any, *, collect: bool = True) -> float:
+    if collect:
+        gc.collect()
     start = time.perf_counter()
     await coroutine
     return time.perf_counter() - start
@@ -70,13 +71,18 @@ async def _measure(pool: concurrent.futures.ProcessPoolExecutor) -> dict[str, fl
         best[name] = min(best.get(name, float("inf")), seconds)
 
     async with rt.Session(store=None):
-        await _runtree_calls(4)  # start the workers
-        await _bare_calls(pool, 4)
+        for i in range(4):  # start the workers
+            await _runtree_call(i)
+            await _bare_call(pool, i)
         await rt.call(Nested, 2)
         await rt.call(Nested, 2, "process")
+        runtree, bare = [], []
+        for i in range(CALLS * ROUNDS):
+            runtree.append(await _timed(_runtree_call(i), collect=False))
+            bare.append(await _timed(_bare_call(pool, i), collect=False))
+        best["runtree"] = statistics.median(runtree) * CALLS
+        best["bare"] = statistics.median(bare) * CALLS
         for _ in range(ROUNDS):
-            keep("runtree", await _timed(_runtree_calls(CALLS)))
-            keep("bare", await _timed(_bare_calls(pool, CALLS)))
             keep("nested_0", await _timed(rt.call(Nested, 0)))
             keep("nested_async", await _timed(rt.call(Nested, NESTED)))
             keep("nested_process", await _timed(rt.call(Nested, NESTED // 3, "process")))

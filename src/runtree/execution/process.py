@@ -116,7 +116,7 @@ class _Worker:
 
     def detach(self) -> None:
         loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if loop is not None and not loop.is_closed() and self._from >= 0:  # (not closed)
             loop.remove_reader(self._from)
             if self._out:
                 loop.remove_writer(self._to)
