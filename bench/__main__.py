@@ -18,6 +18,8 @@ TARGETS = {
     "W2 linearity vs bare (growth 10k->100k)": ("x", 1.25),
     "W3 1,000 parallel sleeps vs bare": ("x", 1.3),
     "import runtree": ("ms", 150.0),
+    "viz: open a 100k-request run (API)": ("s", 2.0),
+    "viz: open a 100k-request run (Chromium)": ("s", 2.0),
 }
 
 
@@ -82,7 +84,7 @@ def main() -> int:
 def _extra_suites() -> list[Any]:
     """Suites added by later parts (journal, channels) register here."""
     suites = []
-    for module_name in ("bench.journal", "bench.comm", "bench.process"):
+    for module_name in ("bench.journal", "bench.comm", "bench.viz", "bench.process"):
         try:
             module = __import__(module_name, fromlist=["run"])
         except ModuleNotFoundError as exc:

@@ -14,10 +14,14 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
   strategies by mode name.
 * ``store``: the run journal (:mod:`runtree.store`): by default ``$RT_HOME/runtree.db``, else
-  ``./.runtree/runtree.db``; a path or a ``RunStore`` chooses another, ``None`` turns it
-  off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
-  completed request is on disk before its caller gets the result). ``resume``: the id of an
-  earlier run whose completed requests answer the same requests of this run.
+  the nearest ``.runtree/runtree.db`` (``default_store_path``); a path or a ``RunStore``
+  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (written within
+  ~100 ms and on exit) or ``"sync"`` (a completed request is on disk before its caller gets
+  the result). ``resume``: the id of an earlier run whose completed requests answer the same
+  requests of this run.
+
+Resources that belong to the run (an MCP connection opened in it, for example) register a
+closer with :meth:`Session.on_close`; they are closed when the session closes.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import inspect
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -33,6 +39,7 @@ from typing import Any, TypeVar
 
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
+from runtree.context.store import RunContext
 from runtree.errors import ConfigurationError, ContextError, SessionStateError, SessionTimeoutError
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
 from runtree.execution.execution_strategy import ExecutionStrategy
@@ -40,8 +47,13 @@ from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
+from runtree.session.run_log import RunLog
 from runtree.session.strategies import default_strategies
-from runtree.state.config import ExecutorConfig, default_execution_mode
+from runtree.state.config import (
+    config_defaults,
+    default_execution_mode,
+    mode_source,
+)
 from runtree.state.info import ExecutionInfo, InfoStatistics
 from runtree.state.state import RTState
 from runtree.store.journal import (
@@ -56,7 +68,10 @@ __all__ = ["Session", "SessionStatistics"]
 
 T = TypeVar("T")
 
+logger = logging.getLogger("runtree")
+
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
+Closer = Callable[[], Awaitable[None] | None]
 
 _background: set[asyncio.Task[Any]] = set()
 
@@ -84,20 +99,57 @@ class Session:
 
     def __init__(
         self,
+        context: Mapping[str, Any] | None = None,
         *,
         name: str | None = None,
         timeout: float | None = None,
-        end_on_error: bool = False,
+        end_on_error: bool | None = None,
         broadcast_callback: BroadcastCallback | None = None,
+        logging_setting: str | None = None,
+        log_file: str | os.PathLike[str] | None = None,
+        save_state: bool | None = None,
+        prompt_injection: bool | None = None,
         execution_mode: str | None = None,
         execution_modes: Mapping[str, ExecutionStrategy] | None = None,
         store: StoreOption = DEFAULT_STORE,
         durability: str = "batch",
         resume: str | None = None,
     ) -> None:
+        defaults, default_context = config_defaults()
+        explicit: dict[str, Any] = {
+            "timeout": timeout,
+            "end_on_error": end_on_error,
+            "broadcast_callback": broadcast_callback,
+            "logging_setting": logging_setting,
+            "log_file": log_file,
+            "save_state": save_state,
+            "prompt_injection": prompt_injection,
+        }
+        mode = execution_mode if execution_mode is not None else default_execution_mode()
+        self.config = dataclasses.replace(
+            defaults,
+            execution_mode=mode,
+            **{key: value for key, value in explicit.items() if value is not None},
+        )
+        if not self.config.save_state:
+            if store is not DEFAULT_STORE and store is not None:
+                raise ConfigurationError(
+                    "save_state=False turns the run journal off, but store= names one; "
+                    "pass only one of them"
+                )
+            store = None
         chosen_store = check_store_option(store, durability=durability, resume=resume)
         self.run_id = os.urandom(16).hex()
         self.name = name
+        #: the run's shared values (``rt.context.get/put``): the ``set_config`` context,
+        #: then ``context``
+        self.context = RunContext(default_context)
+        if context is not None:
+            if not isinstance(context, Mapping):
+                raise ConfigurationError(
+                    f"context must be a mapping of str keys to values, got {type(context).__name__}"
+                )
+            self.context.update(context)
         #: the run journal (``None`` with ``store=None``); it opens with the session
         self.journal: Journal | None = None
         if chosen_store is not None:
@@ -108,16 +160,12 @@ class Session:
                 durability=durability,
                 resume=resume,
             )
-        mode = execution_mode if execution_mode is not None else default_execution_mode()
-        self.config = ExecutorConfig(
-            timeout=timeout, end_on_error=end_on_error, execution_mode=mode
-        )
         self.publisher = RTPublisher()
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
         if mode not in self.coordinator.execution_modes:
-            source = "execution_mode" if execution_mode is not None else "RT_EXECUTION_MODE"
+            source = "execution_mode" if execution_mode is not None else mode_source()
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
             )
@@ -127,15 +175,19 @@ class Session:
         self.state = RTState(
             self.info, self.config, self.coordinator, self.publisher, observer=self.journal
         )
-        self.state.track_tasks(end_on_error or timeout is not None)
-        if broadcast_callback is not None:
-            if not callable(broadcast_callback):
-                raise ConfigurationError(
-                    f"broadcast_callback must be callable, got {broadcast_callback!r}"
-                )
+        self.state.track_tasks(self.config.end_on_error or self.config.timeout is not None)
+        if self.config.broadcast_callback is not None:
             self.publisher.subscribe(
-                stream_subscriber(broadcast_callback), topics=Streaming, name="broadcast_callback"
+                stream_subscriber(self.config.broadcast_callback),
+                topics=Streaming,
+                name="broadcast_callback",
             )
+        level = self.config.log_level
+        self._run_log = (
+            None
+            if level is None
+            else RunLog(run_id=self.run_id, name=name, level=level, log_file=self.config.log_file)
+        )
         self._status = "unopened"
         self._tokens: tuple[contextvars.Token[Any], ...] = ()
         self._owner: asyncio.Task[Any] | None = None
@@ -143,6 +195,7 @@ class Session:
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
+        self._closers: list[Closer] = []
 
     # -- properties --------------------------------------------------------------------------
 
@@ -166,6 +219,29 @@ class Session:
 
     # -- opening and closing -----------------------------------------------------------------
 
+    def on_close(self, closer: Closer) -> None:
+        """Call ``closer()`` (sync or async) when this session closes, after its body and
+        before the journal records how the run ended; the last registered runs first.
+
+        For resources that belong to the run. A closer that raises is logged and the others
+        still run; it never hides how the run ended.
+        """
+        if not callable(closer):
+            raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
+        if self._status == "closed":
+            raise SessionStateError(f"session {self.name or self.run_id!r} is closed")
+        self._closers.append(closer)
+
+    async def _run_closers(self) -> None:
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.exception("session %s: closer %r failed", self.name or self.run_id, closer)
+
     def _open(self) -> None:
         if self._status != "unopened":
             raise SessionStateError(
@@ -174,6 +250,8 @@ class Session:
             )
         if self.journal is not None:
             self.journal.open(self.publisher)
+        if self._run_log is not None:
+            self._run_log.open(self.publisher)
         node_settings.reload()
         self._status = "open"
         values = (self, self.publisher, None, self.communication)
@@ -201,12 +279,12 @@ class Session:
 
     def _close_journal(self, exc: BaseException | None) -> None:
         """Record how the run ended (after the publisher closed: every message is in)."""
+        status, error = run_outcome(exc, timed_out=self._timed_out, ended_by=self.state.ended_by)
         if self.journal is not None:
             self.state.detach_observer()
-            status, error = run_outcome(
-                exc, timed_out=self._timed_out, ended_by=self.state.ended_by
-            )
             self.journal.close(status, error)
+        if self._run_log is not None:
+            self._run_log.close(status, error)
 
     def _arm_timeout(
         self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
@@ -266,6 +344,8 @@ class Session:
         tb: TracebackType | None,
     ) -> None:
         self._begin_close()
+        if self._closers:
+            await self._run_closers()
         await self.publisher.aclose()
         self._close_journal(exc)
         self._translate(exc_type, exc)
@@ -294,6 +374,8 @@ class Session:
         private = self._private_loop
         if private is not None:
             try:
+                if self._closers:
+                    private.run_until_complete(self._run_closers())
                 private.run_until_complete(self.publisher.aclose())
                 self._close_journal(exc)
                 private.run_until_complete(private.shutdown_asyncgens())
@@ -301,11 +383,16 @@ class Session:
             finally:
                 private.close()
         else:
-            closing = asyncio.get_running_loop().create_task(self.publisher.aclose())
+            closing = asyncio.get_running_loop().create_task(self._close_in_background())
             _background.add(closing)
             closing.add_done_callback(_background.discard)
             closing.add_done_callback(lambda _: self._close_journal(exc))
         self._translate(exc_type, exc)
+
+    async def _close_in_background(self) -> None:
+        if self._closers:
+            await self._run_closers()
+        await self.publisher.aclose()
 
     # -- running from synchronous code -------------------------------------------------------
 

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree.context.central import choose_mode
-from runtree.errors import ConfigurationError, RunEndedError
+from runtree.errors import ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
 from runtree.nodes.node import Node
@@ -224,7 +224,7 @@ class RTState:
                 type(error).__name__,
                 error,
             )
-            if self.config.end_on_error:
+            if self.config.end_on_error or isinstance(error, FatalError):
                 self.end_run(error, request_id=record.request_id)
         return durable
 
