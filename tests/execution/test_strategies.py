@@ -10,7 +10,17 @@ import pytest
 
 import runtree as rt
 from runtree.pubsub.messages import NodeFinished, NodeStarted, RequestCreation, RequestSuccess
-from tests.support import Adder, Boom, Failing, FailOn, Parent, Streamer, SyncAdder, Where
+from tests.support import (
+    Adder,
+    Boom,
+    Failing,
+    FailOn,
+    Parent,
+    ShareContext,
+    Streamer,
+    SyncAdder,
+    Where,
+)
 
 
 async def test_result_comes_back(mode: str) -> None:
@@ -104,6 +114,16 @@ async def test_nested_calls_are_reported_as_they_happen(mode: str) -> None:
         ("RequestSuccess", "Adder"),
         ("RequestSuccess", "Parent"),
     ]
+
+
+async def test_the_run_context_is_shared_with_the_node(mode: str) -> None:
+    """In process mode the worker starts from a copy; its changes reach the session (and a
+    nested process-mode call) as they are made."""
+    context = {"greeting": "hello", "scratch": 1}
+    async with rt.Session(execution_mode=mode, context=context) as session:
+        assert await rt.call(ShareContext) == ["hello", "by the node", None]
+        assert session.context.get("written") == "by the node"
+        assert "scratch" not in session.context
 
 
 async def test_broadcast_reaches_callback(mode: str) -> None:

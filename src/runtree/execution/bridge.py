@@ -14,6 +14,7 @@ from runtree.errors import ExecutionError
 from runtree.execution.remote import (
     CALL,
     CLOSE,
+    CONTEXT,
     DONE,
     DROP,
     OPEN,
@@ -81,6 +82,8 @@ class TaskBridge:
                 self.host.publish(pickle.loads(body))
             except Exception as exc:
                 logger.warning("a message from node %r was lost: %s", self.node_name, exc)
+        elif kind == CONTEXT:
+            self._context_changed(body)
         elif kind == DONE:
             self._done(body)
         else:
@@ -195,6 +198,21 @@ class TaskBridge:
             self._answer(msg_id, error=error)
         else:
             self._answer(msg_id, running.result(), name=name)
+
+    def _context_changed(self, body: bytes) -> None:
+        store = None if self.host is None else self.host.run_context
+        if store is None:
+            return
+        try:
+            updates, deleted = pickle.loads(body)
+        except Exception as exc:
+            logger.warning("a run context change by node %r was lost: %s", self.node_name, exc)
+            return
+        if updates:
+            store.update(updates)
+        for key in deleted:
+            if key in store:
+                store.delete(key)
 
     def _done(self, body: bytes) -> None:
         value, error, details = unpack_done(body, node_name=self.node_name)

@@ -10,14 +10,16 @@ import logging
 import os
 import pickle
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from runtree.context.central import restore_carried
+from runtree.context.store import RunContext
 from runtree.errors import ExecutionError
 from runtree.execution.remote import (
     CALL,
     CLOSE,
+    CONTEXT,
     DROP,
     FORWARDED,
     OPEN,
@@ -33,7 +35,7 @@ from runtree.nodes.node import Node
 from runtree.pubsub.messages import Message
 from runtree.pubsub.publisher import RTPublisher
 
-__all__ = ["ForwardingPublisher", "MessageLink", "run_remote_task"]
+__all__ = ["ForwardingContext", "ForwardingPublisher", "MessageLink", "run_remote_task"]
 
 logger = logging.getLogger("runtree.execution")
 
@@ -138,6 +140,16 @@ class MessageLink:
             ) from exc
         return await self._ask(CALL, body, name)
 
+    def update_context(self, updates: dict[str, Any], deleted: tuple[str, ...]) -> None:
+        try:
+            body = dumps((updates, deleted))
+        except Exception as exc:
+            raise ExecutionError(
+                f"rt.context: a value stored by node {self._node_name!r} in a worker process "
+                f"must pickle (it is sent to its session): {type(exc).__name__}: {exc}"
+            ) from exc
+        self._send(CONTEXT, 0, body)
+
     def publish(self, message: Message) -> None:
         try:
             body = dumps(message)
@@ -171,6 +183,30 @@ def _pack_open(
             f"node {target_name(target)!r} cannot be reported from this worker process to its "
             f"session: {type(exc).__name__}: {exc}"
         ) from exc
+
+
+class ForwardingContext(RunContext):
+    """The run context a remote node sees: a copy of the session's, whose changes are sent
+    to the session as they are made (so calls handed back see them)."""
+
+    __slots__ = ("_link",)
+
+    def __init__(self, values: dict[str, Any], link: RemoteLink) -> None:
+        super().__init__(values)
+        self._link = link
+
+    def put(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def update(self, values: Mapping[str, Any]) -> None:
+        super().update(values)
+        link = getattr(self, "_link", None)  # (None while __init__ fills the copy)
+        if link is not None:
+            link.update_context(dict(values), ())
+
+    def delete(self, key: str) -> None:
+        super().delete(key)
+        self._link.update_context({}, (key,))
 
 
 class ForwardingPublisher(RTPublisher):

@@ -27,7 +27,7 @@ import logging
 import pickle
 from collections.abc import Awaitable, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from runtree.context.central import carried_values
 from runtree.errors import ExecutionError
@@ -36,9 +36,13 @@ from runtree.nodes import settings as node_settings
 from runtree.nodes.node import Node
 from runtree.pubsub.messages import Message, NodeFailed, NodeFinished, NodeStarted, Streaming
 
+if TYPE_CHECKING:
+    from runtree.context.store import RunContext
+
 __all__ = [
     "CALL",
     "CLOSE",
+    "CONTEXT",
     "DONE",
     "DROP",
     "FORWARDED",
@@ -59,7 +63,7 @@ logger = logging.getLogger("runtree.execution")
 # message kinds. session -> worker:
 RUN, REPLY = 1, 2
 # worker -> session:
-OPEN, CLOSE, CALL, DROP, PUBLISH, DONE = 10, 11, 12, 13, 14, 15
+OPEN, CLOSE, CALL, DROP, PUBLISH, DONE, CONTEXT = 10, 11, 12, 13, 14, 15, 16
 
 
 class CallHost(Protocol):
@@ -80,6 +84,11 @@ class CallHost(Protocol):
     def answers(self) -> bool:
         """Whether the run may answer a call without running it (a resumed run): then the
         remote side asks before it runs a call; otherwise it only reports it."""
+
+    @property
+    def run_context(self) -> RunContext | None:
+        """The run's shared values (``rt.context``): a remote node starts from a copy, and
+        what it puts or deletes there is applied here as it happens."""
 
     def wants(self, message_type: type[Message]) -> bool:
         """Whether anyone in the session listens to messages of this type."""
@@ -154,6 +163,8 @@ class RemoteLink(Protocol):
 
     def publish(self, message: Message) -> None: ...
 
+    def update_context(self, updates: dict[str, Any], deleted: tuple[str, ...]) -> None: ...
+
 
 class TaskContext(NamedTuple):
     """What a remote task takes along besides its node (built by :func:`encode_task`)."""
@@ -176,6 +187,8 @@ class TaskContext(NamedTuple):
     hosted: bool
     #: values of the carried context variables, pickled (empty: none)
     carried: bytes
+    #: the run context's values (``rt.context``), pickled (empty: none)
+    run_context: bytes
     debug: bool
 
 
@@ -200,9 +213,7 @@ def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> byte
     except Exception as exc:
         culprit = ""
         for key, value in vars(node).items():
-            try:
-                dumps(value)
-            except Exception:
+            if not _pickles(value):
                 culprit = f" (attribute {key!r}, a {type(value).__name__})"
                 break
         raise ExecutionError(
@@ -217,6 +228,16 @@ def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> byte
             f"node {name!r}: a carried context value ({sorted(values)}) cannot be sent to a "
             f"worker process: {type(exc).__name__}: {exc}"
         ) from exc
+    store = None if host is None else host.run_context
+    shared = store.snapshot() if store is not None and len(store) else {}
+    try:
+        run_context = dumps(shared) if shared else b""
+    except Exception as exc:
+        culprit = next((key for key, value in shared.items() if not _pickles(value)), "?")
+        raise ExecutionError(
+            f"node {name!r}: the run context value under {culprit!r} cannot be sent to a "
+            f"worker process: {type(exc).__name__}: {exc}"
+        ) from exc
     wanted = () if host is None else tuple(t for t in FORWARDED if host.wants(t))
     context = TaskContext(
         request_id=request_id,
@@ -229,6 +250,7 @@ def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> byte
         answers=host is not None and host.answers,
         hosted=host is not None,
         carried=carried,
+        run_context=run_context,
         debug=node_settings.node_debug_enabled(),
     )
     return pickle.dumps(context, protocol=pickle.HIGHEST_PROTOCOL)
@@ -243,3 +265,11 @@ def target_name(target: Any) -> str:
         except Exception:
             pass
     return str(getattr(target, "__name__", type(target).__name__))
+
+
+def _pickles(value: Any) -> bool:
+    try:
+        dumps(value)
+    except Exception:
+        return False
+    return True

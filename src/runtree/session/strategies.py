@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import pickle
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypeVar
 
@@ -24,7 +25,7 @@ from runtree.execution.execution_strategy import (
     ExecutionStrategy,
     ThreadExecutionStrategy,
 )
-from runtree.execution.link import ForwardingPublisher
+from runtree.execution.link import ForwardingContext, ForwardingPublisher
 from runtree.execution.process import ProcessExecutionStrategy
 from runtree.execution.remote import RemoteLink, TaskContext
 from runtree.execution.task import Task
@@ -107,13 +108,16 @@ def _attributes(node: Node[Any]) -> dict[str, Any] | None:
 
 class WorkerSession:
     """What ``rt.call`` and friends find as the current session inside a worker: the parts
-    of :class:`~runtree.session.Session` they use (``state``, ``run_sync``, ``status``)."""
+    of :class:`~runtree.session.Session` they use (``state``, ``run_sync``, ``status``, and
+    ``context``, the run's shared values: a copy whose changes go to the session)."""
 
-    def __init__(self, context: TaskContext, link: RemoteLink, state: RemoteState) -> None:
-        self.name = f"worker for {context.request_id}"
-        self.context = context
+    def __init__(self, task: TaskContext, link: RemoteLink, state: RemoteState) -> None:
+        self.name = f"worker for {task.request_id}"
+        self.task = task
         self.state = state
         self.status = "open"
+        shared = pickle.loads(task.run_context) if task.run_context else {}
+        self.context = ForwardingContext(shared, link)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:

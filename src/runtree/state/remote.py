@@ -17,6 +17,7 @@ from runtree.nodes.validation import resolve_node
 from runtree.pubsub.messages import Message
 
 if TYPE_CHECKING:
+    from runtree.context.store import RunContext
     from runtree.state.info import RequestRecord
     from runtree.state.state import RTState
 
@@ -48,6 +49,10 @@ class RemoteHost:
             return False
         # the journal answers calls only when it resumes a run; another observer may
         return getattr(observer, "resumed_from", True) is not None
+
+    @property
+    def run_context(self) -> RunContext | None:
+        return self._state.run_context
 
     def wants(self, message_type: type[Message]) -> bool:
         publisher = self._state.publisher

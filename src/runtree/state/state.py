@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree.context.central import choose_mode
+from runtree.context.store import RunContext
 from runtree.errors import ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
@@ -45,8 +46,11 @@ class RTState:
         publisher: RTPublisher,
         *,
         observer: RequestObserver | None = None,
+        run_context: RunContext | None = None,
     ) -> None:
         self.info = execution_info
+        #: the run's shared values (``rt.context``), for nodes that run in other processes
+        self.run_context = run_context
         self.config = executor_config
         self.coordinator = coordinator
         self.publisher = publisher
