@@ -13,7 +13,8 @@ import threading
 from typing import Any
 
 import runtree as rt
-from runtree.context.central import carry
+import runtree.graph as rg
+from runtree.context.central import carry, get_session
 from tests.support import Adder, Where
 
 #: carried to workers with every task (registered at import, in the worker too)
@@ -227,3 +228,63 @@ class Keeps(rt.Node[list[str]]):
             except rt.ExecutionError as exc:
                 seen.append(str(exc))
         return seen
+
+
+class _Count(rg.Node):
+    """A graph step that appends to a file each time it really runs."""
+
+    def __init__(self, log: str, name: str) -> None:
+        super().__init__()
+        self.log = log
+        self.label = name
+
+    def exec(self, prep_res: object) -> str:
+        with open(self.log, "a", encoding="utf-8") as out:
+            out.write(f"{self.label}\n")
+        return self.label
+
+    def post(self, shared: dict[str, Any], prep_res: object, exec_res: str) -> None:
+        shared.setdefault("ran", []).append(exec_res)
+
+
+class _Boom(rg.Node):
+    def __init__(self, flag: str) -> None:
+        super().__init__()
+        self.flag = flag
+
+    def exec(self, prep_res: object) -> None:
+        if os.path.exists(self.flag):
+            raise RuntimeError("failing on purpose")
+
+
+class GraphInWorker(rt.Node[list[str]]):
+    """Runs a graph (first, second, then a step that fails while ``flag`` exists)."""
+
+    execution_mode = "process"
+
+    def __init__(self, log: str, flag: str) -> None:
+        super().__init__()
+        self.log = log
+        self.flag = flag
+
+    async def invoke(self) -> list[str]:
+        first = _Count(self.log, "first")
+        first >> _Count(self.log, "second") >> _Boom(self.flag)
+        result = await rg.Graph(first, name="in-worker").run({})
+        return list(result.shared["ran"])
+
+
+class Closes(rt.Node[str]):
+    """Registers a closer on its session (as a connection a node opens does)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+    async def invoke(self) -> str:
+        def closer() -> None:
+            with open(self.path, "w", encoding="utf-8") as out:
+                out.write(f"closed in {os.getpid()}")
+
+        get_session().on_close(closer)
+        return str(os.getpid())

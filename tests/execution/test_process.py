@@ -26,7 +26,9 @@ from tests.execution.nodes import (
     TENANT,
     AnnounceAndWait,
     CheckJournal,
+    Closes,
     Die,
+    GraphInWorker,
     Keeps,
     LockedError,
     Nest,
@@ -123,6 +125,21 @@ async def test_resume_answers_the_nested_calls_a_worker_finished(
         assert await rt.call(Steps, str(log), 3, str(flag)) == 3
     # every step ran once across the failed run and its resumption
     assert log.read_text().splitlines() == ["step 0", "step 1", "step 2"]
+
+
+async def test_a_graph_in_a_worker_resumes_with_its_shared_store(
+    strategy: ProcessExecutionStrategy, tmp_path: Path
+) -> None:
+    db, log, flag = tmp_path / "journal.db", tmp_path / "steps.txt", tmp_path / "fail"
+    flag.touch()
+    async with _session(strategy, store=db) as first:
+        with pytest.raises(RuntimeError, match="on purpose"):
+            await rt.call(GraphInWorker, str(log), str(flag))
+    flag.unlink()
+    async with _session(strategy, store=db, resume=first.run_id):
+        # the finished steps are answered from the journal, their changes re-applied
+        assert await rt.call(GraphInWorker, str(log), str(flag)) == ["first", "second"]
+    assert log.read_text().splitlines() == ["first", "second"]
 
 
 @pytest.mark.parametrize(
@@ -259,6 +276,15 @@ async def test_context_crosses_to_the_worker(strategy: ProcessExecutionStrategy)
             assert await rt.call(Pid) != os.getpid()
     finally:
         TENANT.reset(token)
+
+
+async def test_closers_registered_in_a_worker_run_when_its_task_ends(
+    strategy: ProcessExecutionStrategy, tmp_path: Path
+) -> None:
+    closed = tmp_path / "closed"
+    async with _session(strategy):
+        pid = await rt.call(Closes, str(closed))
+    assert closed.read_text() == f"closed in {pid}"
 
 
 async def test_statistics(strategy: ProcessExecutionStrategy) -> None:

@@ -81,6 +81,10 @@ class CallHost(Protocol):
         """Whether a closed request must be on record before its caller goes on."""
 
     @property
+    def journaled(self) -> bool:
+        """Whether the run keeps a journal (graph steps then record their changes)."""
+
+    @property
     def answers(self) -> bool:
         """Whether the run may answer a call without running it (a resumed run): then the
         remote side asks before it runs a call; otherwise it only reports it."""
@@ -183,6 +187,8 @@ class TaskContext(NamedTuple):
     durable: bool
     #: opens wait for the session, which may answer them (a resumed run)
     answers: bool
+    #: the run keeps a journal
+    journaled: bool
     #: whether calls the node makes go to a session (else they run in the worker alone)
     hosted: bool
     #: values of the carried context variables, pickled (empty: none)
@@ -248,6 +254,7 @@ def encode_task(request_id: str, node: Node[Any], host: CallHost | None) -> byte
         wants_others=host is not None and host.wants(Message),
         durable=host is not None and host.durable,
         answers=host is not None and host.answers,
+        journaled=host is not None and host.journaled,
         hosted=host is not None,
         carried=carried,
         run_context=run_context,

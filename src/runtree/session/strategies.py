@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import inspect
+import logging
 import pickle
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 from runtree.context.central import choose_mode, current_session, parent_id
-from runtree.errors import ContextError
+from runtree.errors import ConfigurationError, ContextError
 from runtree.execution.execution_strategy import (
     AsyncioExecutionStrategy,
     ExecutionStrategy,
@@ -36,6 +38,10 @@ from runtree.pubsub.publisher import current_publisher
 __all__ = ["RemoteState", "WorkerSession", "default_strategies", "worker_scope"]
 
 T = TypeVar("T")
+logger = logging.getLogger("runtree")
+#: what a worker-side session has as its ``journal`` when the session keeps one (it is not
+#: usable there: the session records what the worker reports)
+_SESSION_JOURNAL = "the session's journal"
 
 
 class RemoteState:
@@ -108,8 +114,9 @@ def _attributes(node: Node[Any]) -> dict[str, Any] | None:
 
 class WorkerSession:
     """What ``rt.call`` and friends find as the current session inside a worker: the parts
-    of :class:`~runtree.session.Session` they use (``state``, ``run_sync``, ``status``, and
-    ``context``, the run's shared values: a copy whose changes go to the session)."""
+    of :class:`~runtree.session.Session` they use (``state``, ``run_sync``, ``status``,
+    ``on_close``; ``context``, the run's shared values: a copy whose changes go to the
+    session; ``journal``, a stand-in for the session's when it has one)."""
 
     def __init__(self, task: TaskContext, link: RemoteLink, state: RemoteState) -> None:
         self.name = f"worker for {task.request_id}"
@@ -118,6 +125,26 @@ class WorkerSession:
         self.status = "open"
         shared = pickle.loads(task.run_context) if task.run_context else {}
         self.context = ForwardingContext(shared, link)
+        self.journal: object | None = _SESSION_JOURNAL if task.journaled else None
+        self._closers: list[Callable[[], Any]] = []
+
+    def on_close(self, closer: Callable[[], Any]) -> None:
+        """Call ``closer()`` (sync or async) when the node's task ends in this worker."""
+        if not callable(closer):
+            raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        """Run the closers, the last registered first (one that raises is logged)."""
+        self.status = "closed"
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.warning("a closer of %s failed", self.name, exc_info=True)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -144,14 +171,16 @@ async def worker_scope(context: TaskContext, link: RemoteLink) -> AsyncIterator[
     :class:`WorkerSession` and a publisher that forwards what the session listens to)."""
     local: dict[str, ExecutionStrategy] = {"async": _ASYNC, "thread": _SHARED["thread"]}
     state = RemoteState(context, link, asyncio.get_running_loop(), local)
+    session = WorkerSession(context, link, state)
     tokens = (
-        current_session.set(WorkerSession(context, link, state)),
+        current_session.set(session),
         current_publisher.set(ForwardingPublisher(link, context)),
         parent_id.set(None),
     )
     try:
         yield
     finally:
+        await session.close()
         parent_id.reset(tokens[2])
         current_publisher.reset(tokens[1])
         current_session.reset(tokens[0])

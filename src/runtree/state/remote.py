@@ -43,6 +43,10 @@ class RemoteHost:
         return getattr(self._state.observer, "durability", None) == "sync"
 
     @property
+    def journaled(self) -> bool:
+        return self._state.observer is not None
+
+    @property
     def answers(self) -> bool:
         observer = self._state.observer
         if observer is None:
