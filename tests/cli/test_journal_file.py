@@ -149,7 +149,9 @@ def test_without_a_journal_read_commands_say_so_and_create_nothing(
 def test_a_journal_damaged_where_a_command_reads_is_one_line(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "runtree.db"
     make_journal(path)
-    _overwrite_pages(path, range(_root_page(path, "requests"), _root_page(path, "requests") + 1))
+    for name in ("requests", "requests_by_seq", "requests_by_parent"):  # table and its indexes
+        page = _root_page(path, name)
+        _overwrite_pages(path, range(page, page + 1))
     for command in [*READ_ONLY_COMMANDS, ["resume", "latest"]]:
         line = _one_error(cli(*command, "--db", str(path)))
         assert f"{path} is damaged or not a journal (database disk image is malformed)" in line

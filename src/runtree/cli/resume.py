@@ -87,7 +87,12 @@ def load_root(root: StoredRoot) -> Any:
             raise TargetError(
                 f"{file} (module {module_name!r} of node {root.node_name}) is gone"
             ) from None
-    return resolve_attribute(module, qualname, root.target)
+    obj = resolve_attribute(module, qualname, root.target)
+    from runtree.graph.entry import graph_entry, is_graph_target
+
+    if is_graph_target(obj):  # a graph run as a root call: the same entry node class again
+        return graph_entry(obj, module_name, qualname)
+    return obj
 
 
 def _marker(value: Any) -> str | None:

@@ -156,8 +156,8 @@ def load_target(spec: str) -> Any:
     name (packages included) from the folder above it."""
     from runtree.graph.entry import graph_entry, is_graph_target
 
-    obj = load_object(spec)
-    module_name, _, qualname = spec.rpartition(":")
+    obj, module_name = _load(spec)
+    qualname = spec.rpartition(":")[2]
     if is_graph_target(obj):  # a graph (or graph node) object or class: run it as a graph
         try:
             return graph_entry(obj, module_name, qualname)
@@ -173,6 +173,11 @@ def load_target(spec: str) -> Any:
 
 def load_object(spec: str) -> Any:
     """Whatever ``spec`` (``module:Name`` or ``path/to/file.py:Name``) names, unchecked."""
+    return _load(spec)[0]
+
+
+def _load(spec: str) -> tuple[Any, str]:
+    """``(object, name of the module it was found in)``."""
     module_name, sep, qualname = spec.rpartition(":")
     if not sep or not module_name or not qualname:
         raise TargetError(f"{spec!r} is not module:Name (for example mypackage.nodes:Summarise)")
@@ -189,7 +194,7 @@ def load_object(spec: str) -> Any:
         file = Path(module_name).resolve()
         module_name, folder = module_for_file(file)
         _add_to_path(folder)
-    return resolve_attribute(import_module(module_name, file=file), qualname, spec)
+    return resolve_attribute(import_module(module_name, file=file), qualname, spec), module_name
 
 
 def run_mode(target: Any, requested: str) -> str:
