@@ -108,7 +108,13 @@ def _ratio(measured: dict[str, dict[str, float]]) -> float:
 def _extra_suites() -> list[Any]:
     """Suites added by later parts (journal, channels) register here."""
     suites = []
-    for module_name in ("bench.journal", "bench.comm", "bench.viz", "bench.agents"):
+    for module_name in (
+        "bench.journal",
+        "bench.comm",
+        "bench.viz",
+        "bench.agents",
+        "bench.process",
+    ):
         try:
             module = __import__(module_name, fromlist=["run"])
         except ModuleNotFoundError as exc:

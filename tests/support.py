@@ -119,3 +119,30 @@ class Forever(Node[None]):
         if Forever.started is not None:
             Forever.started.set()
         await asyncio.Event().wait()
+
+
+class ReadContext(Node[object]):
+    """Returns the run context's value under ``key`` (None if missing)."""
+
+    def __init__(self, key: str):
+        super().__init__()
+        self.key = key
+
+    async def invoke(self) -> object:
+        return rt.context.get(self.key, None)
+
+
+class ShareContext(Node[list[object]]):
+    """Reads ``greeting``, puts ``written``, deletes ``scratch``, then asks a nested call
+    what it sees under ``written``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def invoke(self) -> list[object]:
+        seen = [rt.context.get("greeting")]
+        rt.context.put("written", "by the node")
+        rt.context.delete("scratch")
+        seen.append(await rt.call(ReadContext, "written"))
+        seen.append(await rt.call(ReadContext, "scratch"))
+        return seen

@@ -152,7 +152,9 @@ class RemoteError(RuntreeError, RuntimeError):
     """An exception raised in another process that could not be re-created in this one.
 
     ``type_name`` is the qualified name of the original exception type and
-    ``remote_traceback`` its formatted traceback.
+    ``remote_traceback`` its formatted traceback. :meth:`for_type` gives a subclass named
+    after the original type (``except rt.RemoteError`` still catches it, and logs and the
+    journal show the original name); instances pickle by value either way.
     """
 
     def __init__(self, message: str, *, type_name: str = "", remote_traceback: str = "") -> None:
@@ -160,12 +162,37 @@ class RemoteError(RuntreeError, RuntimeError):
         self.type_name = type_name
         self.remote_traceback = remote_traceback
 
+    @classmethod
+    def for_type(cls, type_name: str) -> type[RemoteError]:
+        """The ``RemoteError`` subclass standing for the exception type ``type_name``
+        (``"package.module.Qualname"``); one class per name."""
+        found = _remote_types.get(type_name)
+        if found is None:
+            module, _, qualname = type_name.rpartition(".")
+            short = qualname if qualname.isidentifier() else "RemoteError"
+            found = type(
+                short,
+                (RemoteError,),
+                {"__module__": module or __name__, "__qualname__": short, "__doc__": cls.__doc__},
+            )
+            _remote_types[type_name] = found
+        return found
+
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_remote_error, (str(self), self.type_name, self.remote_traceback))
+        return (
+            _rebuild_remote_error,
+            (str(self), self.type_name, self.remote_traceback, type(self) is not RemoteError),
+        )
 
 
-def _rebuild_remote_error(message: str, type_name: str, remote_traceback: str) -> RemoteError:
-    return RemoteError(message, type_name=type_name, remote_traceback=remote_traceback)
+_remote_types: dict[str, type[RemoteError]] = {}
+
+
+def _rebuild_remote_error(
+    message: str, type_name: str, remote_traceback: str, typed: bool = False
+) -> RemoteError:
+    cls = RemoteError.for_type(type_name) if typed and type_name else RemoteError
+    return cls(message, type_name=type_name, remote_traceback=remote_traceback)
 
 
 def _rebuild_model_error(

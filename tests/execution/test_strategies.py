@@ -9,8 +9,18 @@ import threading
 import pytest
 
 import runtree as rt
-from runtree.pubsub.messages import NodeFinished, NodeStarted
-from tests.support import Adder, Boom, Failing, FailOn, Parent, Streamer, SyncAdder, Where
+from runtree.pubsub.messages import NodeFinished, NodeStarted, RequestCreation, RequestSuccess
+from tests.support import (
+    Adder,
+    Boom,
+    Failing,
+    FailOn,
+    Parent,
+    ShareContext,
+    Streamer,
+    SyncAdder,
+    Where,
+)
 
 
 async def test_result_comes_back(mode: str) -> None:
@@ -74,8 +84,8 @@ async def test_node_events_published(mode: str) -> None:
 
 
 async def test_nested_calls_record_parent(mode: str) -> None:
-    """Thread mode hops back to the session loop; process mode records the calls in a
-    worker-side session and brings them back into this run's tree."""
+    """Thread mode hops back to the session loop; process mode reports the calls from the
+    worker to this run as they happen."""
     async with rt.Session(execution_mode=mode) as session:
         assert await rt.call(Parent, 10) == [11, 12]
     root = session.info.root_requests()[0]
@@ -87,14 +97,40 @@ async def test_nested_calls_record_parent(mode: str) -> None:
     assert len(session.info) == 3
 
 
+async def test_nested_calls_are_reported_as_they_happen(mode: str) -> None:
+    events: list[tuple[str, str]] = []
+
+    def collect(message: RequestCreation | RequestSuccess) -> None:
+        events.append((type(message).__name__, message.node_name))
+
+    async with rt.Session(execution_mode=mode) as session:
+        session.publisher.subscribe(collect, topics=(RequestCreation, RequestSuccess))
+        assert await rt.call(Parent, 1) == [2, 3]
+    assert events == [
+        ("RequestCreation", "Parent"),
+        ("RequestCreation", "Adder"),
+        ("RequestSuccess", "Adder"),
+        ("RequestCreation", "Adder"),
+        ("RequestSuccess", "Adder"),
+        ("RequestSuccess", "Parent"),
+    ]
+
+
+async def test_the_run_context_is_shared_with_the_node(mode: str) -> None:
+    """In process mode the worker starts from a copy; its changes reach the session (and a
+    nested process-mode call) as they are made."""
+    context = {"greeting": "hello", "scratch": 1}
+    async with rt.Session(execution_mode=mode, context=context) as session:
+        assert await rt.call(ShareContext) == ["hello", "by the node", None]
+        assert session.context.get("written") == "by the node"
+        assert "scratch" not in session.context
+
+
 async def test_broadcast_reaches_callback(mode: str) -> None:
     got: list[str] = []
     async with rt.Session(execution_mode=mode, broadcast_callback=got.append):
         await rt.call(Streamer, 3)
-    if mode == "process":
-        assert got == []  # the worker has no session to broadcast to (documented)
-    else:
-        assert got == ["chunk 0", "chunk 1", "chunk 2"]
+    assert got == ["chunk 0", "chunk 1", "chunk 2"]
 
 
 async def test_mode_per_call_overrides_session(mode: str) -> None:
@@ -123,7 +159,8 @@ async def test_sync_node_does_not_block_loop() -> None:
     assert ticks > 1
 
 
-async def test_process_worker_requests_are_journaled_and_errors_named(tmp_path: object) -> None:
+async def test_process_worker_requests_are_journaled_with_their_errors(tmp_path: object) -> None:
+    """A node class defined here (travels by value) whose nested call fails in a worker."""
     from pathlib import Path
 
     from runtree.store import SqliteRunStore
@@ -145,8 +182,7 @@ async def test_process_worker_requests_are_journaled_and_errors_named(tmp_path: 
     root = session.info.root_requests()[0]
     (child,) = session.info.children(root.request_id)
     assert child.status == "failed"
-    assert isinstance(child.error, rt.RemoteError)
-    assert child.error.type_name == "Boom"
+    assert isinstance(child.error, Boom) and str(child.error) == "inner"
     with SqliteRunStore(db) as store:
         rows = store.get_requests(session.run_id)
     assert sorted(r.node_name for r in rows) == ["Careful", "Failing"]

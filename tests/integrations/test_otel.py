@@ -83,12 +83,6 @@ async def test_a_failure_marks_the_span_as_an_error(
     assert [e.name for e in span.events] == ["exception"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="calls made inside a process worker come back as records (RTState."
-    "_add_remote_requests) and are not published; they will be once process workers run "
-    "nested calls through the parent's RTState.call_nodes (the workers rework)",
-)
 async def test_calls_made_inside_a_process_worker_are_children_of_its_span(
     provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:

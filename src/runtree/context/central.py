@@ -5,6 +5,8 @@ one), ``parent_id`` the request id of the node that is running (set by
 ``Node.tracked_invoke``), and ``mode_override`` the execution mode chosen with
 :func:`execution_mode` for the calls made directly in its scope.
 Each task, thread hop (``asyncio.to_thread``) and strategy carries a copy of this context.
+A strategy that runs nodes in another process carries the parent id there, and the values of
+the variables registered with :func:`carry`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from runtree.nodes.node import current_node_id
 from runtree.pubsub.publisher import RTPublisher, current_publisher
 
 __all__ = [
+    "carried_values",
+    "carry",
+    "choose_mode",
     "current_session",
     "execution_mode",
     "get_parent_id",
@@ -29,6 +34,7 @@ __all__ = [
     "is_context_present",
     "mode_override",
     "parent_id",
+    "restore_carried",
     "update_parent_id",
 ]
 
@@ -102,3 +108,57 @@ def execution_mode(mode: str) -> Iterator[None]:
         yield
     finally:
         mode_override.reset(token)
+
+
+def choose_mode(
+    explicit: str | None, node_mode: str | None, parent: str | None, default: str
+) -> str:
+    """The execution mode of a call, first that applies: ``explicit`` (the caller's
+    ``mode``), :func:`execution_mode` around the call (for calls made directly in its
+    scope, i.e. with the same ``parent``), the node class's own ``execution_mode``, the
+    run's ``default``."""
+    if explicit:
+        return explicit
+    override = mode_override.get()
+    if override is not None and override[1] == parent:
+        return override[0]
+    return node_mode or default
+
+
+_carried: dict[str, contextvars.ContextVar[Any]] = {}
+
+
+def carry(var: contextvars.ContextVar[Any]) -> contextvars.ContextVar[Any]:
+    """Make ``var`` travel with every task a strategy runs in another process: the worker
+    sets it to the caller's value before the node runs. Variables travel by name, so
+    register them when a module is imported (the worker imports it too, by reference);
+    their values must pickle. Returns ``var``."""
+    if not isinstance(var, contextvars.ContextVar):
+        raise ConfigurationError(f"carry() needs a contextvars.ContextVar, got {var!r}")
+    known = _carried.get(var.name)
+    if known is not None and known is not var:
+        raise ConfigurationError(f"another context variable named {var.name!r} is carried")
+    _carried[var.name] = var
+    return var
+
+
+_UNSET = object()
+
+
+def carried_values() -> dict[str, Any]:
+    """The current values of the carried variables that have one, by name."""
+    values: dict[str, Any] = {}
+    for name, var in _carried.items():
+        value = var.get(_UNSET)
+        if value is not _UNSET:
+            values[name] = value
+    return values
+
+
+def restore_carried(values: dict[str, Any]) -> None:
+    """Set the carried variables known here to ``values`` (from :func:`carried_values`
+    in another process); names not registered here are ignored."""
+    for name, value in values.items():
+        var = _carried.get(name)
+        if var is not None:
+            var.set(value)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Coroutine, Sequence
-from typing import Any, Generic, TypeVar
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from runtree.nodes.node import Node
+
+if TYPE_CHECKING:
+    from runtree.execution.remote import CallHost
 
 __all__ = ["Task"]
 
@@ -16,17 +19,17 @@ class Task(Generic[T]):
     """Pairs a ``request_id`` with the ``node`` instance that serves it.
 
     ``invoke()`` runs ``node.tracked_invoke()`` with ``node.uuid == request_id``, which makes
-    ``request_id`` the parent of every call the node makes.
+    ``request_id`` the parent of every call the node makes. ``host`` is the run the task
+    belongs to, for strategies that run the node in another process: the calls the node
+    makes there are reported to it (see :mod:`runtree.execution.remote`).
     """
 
-    __slots__ = ("node", "remote_requests", "request_id")
+    __slots__ = ("host", "node", "request_id")
 
-    def __init__(self, *, request_id: str, node: Node[T]) -> None:
+    def __init__(self, *, request_id: str, node: Node[T], host: CallHost | None = None) -> None:
         self.request_id = request_id
         self.node = node
-        #: requests the node made where a strategy ran it elsewhere (process workers), as
-        #: ``RequestRecord.to_dict`` dicts; the caller adds them to its tree
-        self.remote_requests: Sequence[dict[str, Any]] = ()
+        self.host = host
         node.__dict__["_uuid"] = request_id  # Node.uuid, without the property's cost
 
     def invoke(self) -> Coroutine[Any, Any, T]:

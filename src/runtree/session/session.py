@@ -176,7 +176,12 @@ class Session:
         self.info = ExecutionInfo(run_id=self.run_id, name=name, archive=self.journal)
         self.communication = CommRegistry()
         self.state = RTState(
-            self.info, self.config, self.coordinator, self.publisher, observer=self.journal
+            self.info,
+            self.config,
+            self.coordinator,
+            self.publisher,
+            observer=self.journal,
+            run_context=self.context,
         )
         self.state.track_tasks(self.config.end_on_error or self.config.timeout is not None)
         if self.config.broadcast_callback is not None:

@@ -1,40 +1,195 @@
 """The thread and process strategies shared by every session (pools start on first use and
-are shut down when the interpreter exits), and the worker-side session that lets a node run
-in a process report the calls it made there."""
+are shut down when the interpreter exits), and the worker side of a session: what a node
+running in a worker process (or on another machine) sees as its session.
+
+Inside a worker, :func:`worker_scope` makes ``rt.call``, ``rt.call_batch``, ``rt.call_sync``
+and ``rt.broadcast`` work as they do in the session: a call in ``async`` or ``thread`` mode
+runs in the worker and is recorded by the session as it begins and ends (one round trip to
+open it, the outcome sent one way); a call in any other mode (``process``, ``ray``, a mode
+registered on the session) is handed back to the session, which runs it on its strategy.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
-import sys
-from collections.abc import AsyncIterator, Callable
-from typing import Any
+import inspect
+import logging
+import pickle
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any, TypeVar
 
+from runtree.context.central import choose_mode, current_session, parent_id
+from runtree.errors import ConfigurationError, ContextError
 from runtree.execution.execution_strategy import (
+    AsyncioExecutionStrategy,
     ExecutionStrategy,
-    ProcessExecutionStrategy,
     ThreadExecutionStrategy,
 )
+from runtree.execution.link import ForwardingContext, ForwardingPublisher
+from runtree.execution.process import ProcessExecutionStrategy
+from runtree.execution.remote import RemoteLink, TaskContext
+from runtree.execution.task import Task
+from runtree.nodes.node import Node
+from runtree.nodes.validation import create_node, resolve_node
+from runtree.pubsub.publisher import current_publisher
 
-__all__ = ["default_strategies", "worker_session"]
+__all__ = ["RemoteState", "WorkerSession", "default_strategies", "worker_scope"]
+
+T = TypeVar("T")
+logger = logging.getLogger("runtree")
+#: what a worker-side session has as its ``journal`` when the session keeps one (it is not
+#: usable there: the session records what the worker reports)
+_SESSION_JOURNAL = "the session's journal"
+
+
+class RemoteState:
+    """The worker-side stand-in for :class:`~runtree.state.state.RTState`: the calls a
+    remote node makes, routed as the module docstring says."""
+
+    def __init__(
+        self,
+        context: TaskContext,
+        link: RemoteLink,
+        loop: asyncio.AbstractEventLoop,
+        local: dict[str, ExecutionStrategy],
+    ) -> None:
+        self.context = context
+        self.link = link
+        self.loop = loop
+        self.local = local
+        self._node_classes: dict[Any, type[Node[Any]]] = {}
+
+    async def call_nodes(
+        self,
+        parent_node_id: str | None,
+        request_id: str | None,
+        node: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        mode: str | None = None,
+    ) -> Any:
+        """Run ``node(*args, **kwargs)`` as a request of the caller's run (``request_id`` is
+        chosen by the session)."""
+        if asyncio.get_running_loop() is not self.loop:  # a thread-mode node: hop home
+            future = asyncio.run_coroutine_threadsafe(
+                self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode), self.loop
+            )
+            return await asyncio.wrap_future(future)
+        try:
+            node_class = self._node_classes[node]
+        except (KeyError, TypeError):
+            node_class = resolve_node(node)
+            with contextlib.suppress(TypeError):
+                self._node_classes[node] = node_class
+        chosen = choose_mode(
+            mode, node_class.execution_mode, parent_node_id, self.context.execution_mode
+        )
+        strategy = self.local.get(chosen)
+        if strategy is None:  # another process (or machine) runs it: the session decides
+            return await self.link.call(parent_node_id, node, args, kwargs, chosen)
+        instance = create_node(node_class, args, kwargs)
+        opened, answer = await self.link.open_request(parent_node_id, node, args, kwargs, chosen)
+        if answer is not None:  # the session answered it from its journal (resume)
+            return answer[0]
+        try:
+            result = await strategy.execute(Task(request_id=opened, node=instance))
+        except BaseException as exc:
+            closing = self.link.close_request(opened, None, exc, _attributes(instance))
+            if closing is not None:
+                await closing
+            raise
+        closing = self.link.close_request(opened, result, None, _attributes(instance))
+        if closing is not None:
+            await closing
+        return result
+
+
+def _attributes(node: Node[Any]) -> dict[str, Any] | None:
+    details = node.__dict__.get("details")
+    attributes = details.get("attributes") if details else None
+    return dict(attributes) if attributes else None
+
+
+class WorkerSession:
+    """What ``rt.call`` and friends find as the current session inside a worker: the parts
+    of :class:`~runtree.session.Session` they use (``state``, ``run_sync``, ``status``,
+    ``on_close``; ``context``, the run's shared values: a copy whose changes go to the
+    session; ``journal``, a stand-in for the session's when it has one)."""
+
+    def __init__(self, task: TaskContext, link: RemoteLink, state: RemoteState) -> None:
+        self.name = f"worker for {task.request_id}"
+        self.task = task
+        self.state = state
+        self.status = "open"
+        shared = pickle.loads(task.run_context) if task.run_context else {}
+        self.context = ForwardingContext(shared, link)
+        self.journal: object | None = _SESSION_JOURNAL if task.journaled else None
+        self._closers: list[Callable[[], Any]] = []
+
+    def on_close(self, closer: Callable[[], Any]) -> None:
+        """Call ``closer()`` (sync or async) when the node's task ends in this worker."""
+        if not callable(closer):
+            raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
+        self._closers.append(closer)
+
+    async def close(self) -> None:
+        """Run the closers, the last registered first (one that raises is logged)."""
+        self.status = "closed"
+        closers, self._closers = self._closers, []
+        for closer in reversed(closers):
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                logger.warning("a closer of %s failed", self.name, exc_info=True)
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        return self.state.loop
+
+    def run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the worker's loop for a synchronous node (``call_sync``)."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self.state.loop:
+            coroutine.close()
+            raise ContextError("call_sync() cannot run on the event loop; use `await rt.call(...)`")
+        return asyncio.run_coroutine_threadsafe(coroutine, self.state.loop).result()
+
+    def __repr__(self) -> str:
+        return f"<WorkerSession {self.name!r}>"
 
 
 @contextlib.asynccontextmanager
-async def worker_session(request_id: str) -> AsyncIterator[Callable[[], list[dict[str, Any]]]]:
-    """In a worker process: a session (not journaled; the caller's run journals what comes
-    back) for the node serving ``request_id``; yields the function that lists the requests
-    made in it, which the caller adds under ``request_id``."""
-    from runtree.session.session import Session
+async def worker_scope(context: TaskContext, link: RemoteLink) -> AsyncIterator[None]:
+    """In a worker: the context a node of the caller's run executes in (a
+    :class:`WorkerSession` and a publisher that forwards what the session listens to)."""
+    local: dict[str, ExecutionStrategy] = {"async": _ASYNC, "thread": _SHARED["thread"]}
+    state = RemoteState(context, link, asyncio.get_running_loop(), local)
+    session = WorkerSession(context, link, state)
+    tokens = (
+        current_session.set(session),
+        current_publisher.set(ForwardingPublisher(link, context)),
+        parent_id.set(None),
+    )
+    try:
+        yield
+    finally:
+        await session.close()
+        parent_id.reset(tokens[2])
+        current_publisher.reset(tokens[1])
+        current_session.reset(tokens[0])
 
-    async with Session(name=f"worker for {request_id}", store=None) as session:
-        # everything is reported when the node returns, so nothing may leave memory before
-        session.info.max_finished = sys.maxsize
-        yield lambda: [record.to_dict() for record in session.info.requests.values()]
 
-
+_ASYNC = AsyncioExecutionStrategy()
 _SHARED: dict[str, ExecutionStrategy] = {
     "thread": ThreadExecutionStrategy(),
-    "process": ProcessExecutionStrategy(worker_scope=worker_session),
+    "process": ProcessExecutionStrategy(worker_scope=worker_scope),
 }
 
 

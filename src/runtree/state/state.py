@@ -1,9 +1,11 @@
 """``RTState``: the lifecycle of requests in one run.
 
-``call_nodes`` validates a call, records the request in :class:`ExecutionInfo`, publishes
-``RequestCreation``, runs it through the coordinator and hands the outcome to
-``handle_result``. Everything here runs on the session's event loop; a call made from
-another thread or loop (a node on the thread strategy) hops to it.
+``call_nodes`` validates a call, opens the request (records it in :class:`ExecutionInfo`,
+publishes ``RequestCreation``, tells the observer), runs it through the coordinator and
+closes it with the outcome. Requests that a node running in another process runs there are
+opened and closed the same way, through :attr:`RTState.remote`. Everything here runs on the
+session's event loop; a call made from another thread or loop (a node on the thread
+strategy) hops to it.
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import contextlib
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree._json import describe_error
-from runtree.context.central import mode_override
+from runtree.context.central import choose_mode
+from runtree.context.store import RunContext
 from runtree.errors import ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
@@ -28,6 +31,7 @@ from runtree.pubsub.publisher import RTPublisher
 from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, RequestRecord
 from runtree.state.observer import RequestObserver
+from runtree.state.remote import RemoteHost
 
 __all__ = ["RTState"]
 
@@ -43,8 +47,11 @@ class RTState:
         publisher: RTPublisher,
         *,
         observer: RequestObserver | None = None,
+        run_context: RunContext | None = None,
     ) -> None:
         self.info = execution_info
+        #: the run's shared values (``rt.context``), for nodes that run in other processes
+        self.run_context = run_context
         self.config = executor_config
         self.coordinator = coordinator
         self.publisher = publisher
@@ -66,6 +73,8 @@ class RTState:
         self._ended: Callable[[RequestRecord], Awaitable[None] | None] | None = (
             None if observer is None else observer.request_ended
         )
+        #: what nodes running in other processes report to (see :mod:`.remote`)
+        self.remote = RemoteHost(self)
 
     def track_tasks(self, enabled: bool) -> None:
         """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
@@ -96,23 +105,15 @@ class RTState:
                     self.loop,
                 )
                 return await asyncio.wrap_future(future)
-        if self.ended_by is not None:
-            raise RunEndedError(
-                f"the run ended after a failure ({describe_error(self.ended_by)}); "
-                "no new calls are accepted"
-            ) from self.ended_by
+        self.check_open()
         try:
             node_class = self._node_classes[node]
         except (KeyError, TypeError):  # first call of this target, or an unhashable one
             node_class = resolve_node(node)
             with contextlib.suppress(TypeError):
                 self._node_classes[node] = node_class
-        override = mode_override.get()
-        chosen = (
-            mode
-            or (override[0] if override is not None and override[1] == parent_node_id else None)
-            or node_class.execution_mode
-            or self.config.execution_mode
+        chosen = choose_mode(
+            mode, node_class.execution_mode, parent_node_id, self.config.execution_mode
         )
         if chosen not in self.coordinator.execution_modes:
             raise ConfigurationError(
@@ -120,10 +121,67 @@ class RTState:
                 f"{sorted(self.coordinator.execution_modes)}"
             )
         instance = create_node(node_class, args, kwargs)
+        record, answer = self.open_request(
+            parent_node_id, node_class, args, kwargs, chosen, request_id
+        )
+        if answer is not None:
+            return answer[0]
+        current = asyncio.current_task() if self._track_tasks else None
+        if current is not None:
+            self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
+        task = Task(request_id=record.request_id, node=instance, host=self.remote)
+        try:
+            result = await self.coordinator.begin(task, record)
+        except BaseException as exc:
+            _take_attributes(record, instance)
+            durable = self.close_request(record, None, exc)
+            if durable is not None:
+                await durable
+            raise
+        finally:
+            if current is not None:
+                left = self._running_tasks[current] - 1
+                if left:
+                    self._running_tasks[current] = left
+                else:
+                    del self._running_tasks[current]
+        _take_attributes(record, instance)
+        durable = self.close_request(record, result, None)
+        if durable is not None:
+            await durable
+        return result
+
+    def check_open(self) -> None:
+        """Raise :class:`~runtree.errors.RunEndedError` once the run has ended."""
+        if self.ended_by is not None:
+            raise RunEndedError(
+                f"the run ended after a failure ({describe_error(self.ended_by)}); "
+                "no new calls are accepted"
+            ) from self.ended_by
+
+    def open_request(
+        self,
+        parent_node_id: str | None,
+        node_class: type[Node[Any]],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        mode: str,
+        request_id: str | None = None,
+        start_time: float | None = None,
+    ) -> tuple[RequestRecord, tuple[Any] | None]:
+        """Record a new request (running from now on): it joins the tree, ``RequestCreation``
+        is published and the observer sees it. Returns the record and, when the observer
+        answered it (resume), ``(output,)``: that request is closed already."""
         if request_id is None:
             request_id = f"{self._prefix}-{next(self._counter)}"
         record = RequestRecord(
-            request_id, parent_node_id, node_class.name(), args, kwargs, chosen, time.time()
+            request_id,
+            parent_node_id,
+            node_class.name(),
+            args,
+            kwargs,
+            mode,
+            time.time() if start_time is None else start_time,
         )
         self.info.add_request(record)
         publisher = self.publisher
@@ -135,7 +193,7 @@ class RTState:
                     node_name=record.node_name,
                     args=args,
                     kwargs=kwargs,
-                    mode=chosen,
+                    mode=mode,
                     start_time=record.start_time,
                 )
             )
@@ -144,81 +202,36 @@ class RTState:
             if answer is not None:  # answered from the journal (resume): a job done at once
                 self.coordinator.state.start_job(record)
                 self.coordinator.succeed(record, answer[0])
-                return self.handle_result(record, answer[0])
-        current = asyncio.current_task() if self._track_tasks else None
-        if current is not None:
-            self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
-        coordinator = self.coordinator
-        task = Task(request_id=request_id, node=instance)
-        try:
-            running = coordinator.begin(task, record)
-            try:
-                result = await running
-            except BaseException as exc:
-                _take_attributes(record, instance)
-                coordinator.fail(record, exc)
-                raise
-            finally:
-                if task.remote_requests:
-                    self._add_remote_requests(task.remote_requests)
-            _take_attributes(record, instance)
-            coordinator.succeed(record, result)
-        except BaseException as exc:
-            if self._ended is not None:
-                record.error = exc
-                durable = self._ended(record)
-                if durable is not None:
-                    await durable
-            return self.handle_result(record, None, error=exc)
-        finally:
-            if current is not None:
-                left = self._running_tasks[current] - 1
-                if left:
-                    self._running_tasks[current] = left
-                else:
-                    del self._running_tasks[current]
-        if self._ended is not None:
-            output = self.handle_result(record, result)
-            durable = self._ended(record)
-            if durable is not None:
-                await durable
-            return output
-        return self.handle_result(record, result)
+                self.info.set_output(record, answer[0])
+                return record, answer
+        return record, None
 
-    def _add_remote_requests(self, requests: Sequence[dict[str, Any]]) -> None:
-        """Add the requests a node made where it ran (a process worker) to this run."""
-        observer = self.observer
-        for data in requests:
-            record = RequestRecord.from_dict(data)
-            self.info.add_request(record)
-            if observer is not None:
-                observer.request_created(record, None)
-                observer.request_ended(record)
-
-    def handle_result(
-        self, record: RequestRecord, output: Any, *, error: BaseException | None = None
-    ) -> Any:
-        """Record how ``record`` ended: return ``output``, or log and raise ``error``.
-
-        A failure ends the run when ``end_on_error`` is set; a cancellation is recorded and
-        re-raised without ending anything.
+    def close_request(
+        self, record: RequestRecord, output: Any, error: BaseException | None
+    ) -> Awaitable[None] | None:
+        """Record how a running request ended (its coordinator job too, publishing
+        ``RequestSuccess``/``RequestFailure``) and tell the observer. A failure is logged and
+        ends the run with ``end_on_error``; a cancellation is only recorded. Returns what the
+        caller must await before it sees the outcome (a durable journal write), or ``None``.
         """
         if error is None:
+            self.coordinator.succeed(record, output)
             self.info.set_output(record, output)
-            return output
-        record.error = error
-        self.info.finish(record)
-        if not isinstance(error, asyncio.CancelledError):
+        else:
+            self.coordinator.fail(record, error)
+            record.error = error
+            self.info.finish(record)
+        durable = self._ended(record) if self._ended is not None else None
+        if error is not None and not isinstance(error, asyncio.CancelledError):
             self.logger.info(
-                "request %s (%s) failed: %s: %s",
+                "request %s (%s) failed: %s",
                 record.request_id,
                 record.node_name,
-                type(error).__name__,
-                error,
+                describe_error(error),
             )
             if self.config.end_on_error or isinstance(error, FatalError):
                 self.end_run(error, request_id=record.request_id)
-        raise error
+        return durable
 
     def detach_observer(self) -> None:
         """Stop reporting requests (the run is over; late calls are not journaled)."""
@@ -230,7 +243,7 @@ class RTState:
         if self.ended_by is not None:
             return
         self.ended_by = error
-        self.logger.error("run %s ends: %s: %s", self.info.run_id, type(error).__name__, error)
+        self.logger.error("run %s ends: %s", self.info.run_id, describe_error(error))
         self.publisher.publish(FatalFailure(error=error, request_id=request_id))
         current = asyncio.current_task() if self.loop is not None else None
         for task in list(self._running_tasks):
