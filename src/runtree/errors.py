@@ -16,6 +16,7 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── SessionStateError (RuntimeError)     a session used before it opened or after it closed
     ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
     ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run
+    ├── CallDepthError (RecursionError)      calls nested deeper than ``max_call_depth``
     ├── ExecutionError (RuntimeError)        a strategy could not run a task (broken worker, ...)
     └── RemoteError (RuntimeError)           an exception from another process that could not be
                                              re-created there; carries its type name and traceback
@@ -24,6 +25,7 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
 from __future__ import annotations
 
 __all__ = [
+    "CallDepthError",
     "ConfigurationError",
     "ContextError",
     "ExecutionError",
@@ -77,6 +79,11 @@ class SessionTimeoutError(RuntreeError, TimeoutError):
 
 class RunEndedError(RuntreeError, RuntimeError):
     """A call was made after a failure ended the run (``Session(end_on_error=True)``)."""
+
+
+class CallDepthError(RuntreeError, RecursionError):
+    """Calls nested deeper than the session's ``max_call_depth`` (a node calling itself
+    without end); the message names the depth and the chain of nodes."""
 
 
 class ExecutionError(RuntreeError, RuntimeError):

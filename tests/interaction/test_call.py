@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 import runtree as rt
@@ -87,10 +85,13 @@ def test_call_sync_outside_session() -> None:
         rt.call_sync(Failing)
 
 
-async def test_sync_with_session_inside_async_code() -> None:
-    with rt.Session() as session:
+async def test_sync_with_session_inside_running_loop_is_a_clear_error() -> None:
+    session = rt.Session()
+    with pytest.raises(rt.ContextError, match="async with rt.Session"), session:
+        pass
+    assert session.status == "unopened"
+    async with session:  # the async form works
         assert await rt.call(Adder, 2, 2) == 4
-    await asyncio.sleep(0)  # the publisher closes in the background
     assert session.info.answer == 4
 
 
@@ -100,6 +101,8 @@ async def test_abstract_node_is_refused() -> None:
 
     with pytest.raises(rt.NodeDefinitionError, match="does not implement invoke"):
         await rt.call(NoInvoke)
+    with pytest.raises(TypeError, match=r"NoInvoke cannot be instantiated.*invoke\(\)"):
+        NoInvoke()
 
 
 async def test_temporary_sessions_are_not_journaled(tmp_path: object) -> None:

@@ -9,7 +9,6 @@ strategy (they share the caller's shared store); what they call inside may use a
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -17,7 +16,7 @@ from runtree.context.central import execution_mode
 from runtree.interaction import call
 from runtree.nodes.node import Node as RuntreeNode
 
-__all__ = ["StepWork", "maybe_await", "track", "tracked_class"]
+__all__ = ["StepWork", "track", "tracked_class"]
 
 T = TypeVar("T")
 
@@ -64,10 +63,3 @@ async def track(name: str, work: Callable[[], Awaitable[T]], *, label: str) -> T
     with execution_mode("async"):
         result: T = await call(tracked_class(name), StepWork(work, label))
     return result
-
-
-async def maybe_await(value: Any) -> Any:
-    """``await value`` if it is awaitable, else return it."""
-    if inspect.isawaitable(value):
-        return await value
-    return value

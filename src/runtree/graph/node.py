@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
+from runtree._async import is_async_callable, maybe_await
 from runtree.errors import ConfigurationError
-from runtree.graph._tracking import maybe_await, track
+from runtree.graph._tracking import track
 from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action
 from runtree.graph.errors import GraphDefinitionError
 
@@ -274,7 +274,7 @@ class Node(BaseNode, Generic[P, E]):
         counters.peak = max(counters.peak, counters.running)
         try:
             method = self.exec
-            if inspect.iscoroutinefunction(method) or not self.exec_in_thread:
+            if is_async_callable(method) or not self.exec_in_thread:
                 return await maybe_await(method(prep_res))
             return await maybe_await(await asyncio.to_thread(method, prep_res))
         finally:

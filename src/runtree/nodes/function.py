@@ -16,6 +16,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from runtree._async import is_async_callable, maybe_await
 from runtree.errors import NodeDefinitionError, NodeInvocationError
 from runtree.llm.tools import Parameter, Tool
 from runtree.nodes.node import Node
@@ -48,6 +49,11 @@ class FunctionNode(Node[Any]):
         if cls._tool is None:
             cls._tool = tool_from_function(cls.function, name=cls.name())
         return cls._tool
+
+    async def invoke(self) -> Any:
+        """Run the function (each class :func:`function_node` makes has its own, sync or
+        async; defining one here keeps the base concrete, so instances are made at C speed)."""
+        return await maybe_await(type(self).function(*self.args, **self.kwargs))
 
 
 def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
@@ -103,10 +109,7 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
         raise NodeDefinitionError(
             f"function_node: cannot read the signature of {func!r}: {exc}"
         ) from exc
-    is_async = inspect.iscoroutinefunction(func) or inspect.iscoroutinefunction(
-        getattr(func, "__call__", None)  # noqa: B004
-    )
-    if is_async:
+    if is_async_callable(func):
 
         async def invoke(self: FunctionNode) -> Any:
             return await type(self).function(*self.args, **self.kwargs)

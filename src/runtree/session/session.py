@@ -1,10 +1,13 @@
 """``Session``: the context every call runs in.
 
 Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...)`` around
-``rt.call_sync`` in plain code (the session then owns a private event loop). Options:
+``rt.call_sync`` in plain code (the session then owns a private event loop, driven by
+whichever thread waits for it: see :mod:`runtree.session.driver`). Options:
 
 * ``timeout``: seconds for the whole run; past it every running request is cancelled and
-  the session raises :class:`~runtree.errors.SessionTimeoutError`.
+  the session raises :class:`~runtree.errors.SessionTimeoutError`. Work that cannot be
+  interrupted (a synchronous body in a thread) is not recorded ``cancelled``: its request
+  ends when the body really ends (see :meth:`runtree.state.state.RTState.settle`).
 * ``end_on_error``: the first failed request ends the run: ``FatalFailure`` is published,
   other running requests are cancelled, new calls raise ``RunEndedError`` and the session
   re-raises the failure on exit even if the body caught it.
@@ -18,30 +21,49 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
   completed request is on disk before its caller gets the result). ``resume``: the id of an
   earlier run whose completed requests answer the same requests of this run.
+* ``max_call_depth``: how deep calls may nest (default 100) before a call raises
+  :class:`~runtree.errors.CallDepthError`.
+
+Ctrl-C while a session is open in the main thread ends the run: running requests are
+cancelled and recorded, one line says how to resume, and ``KeyboardInterrupt`` is raised
+(see :mod:`runtree.session.interrupt`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
+import logging
 import os
+import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import TracebackType
 from typing import Any, TypeVar
 
+from runtree._threads import blocking
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
-from runtree.errors import ConfigurationError, ContextError, SessionStateError, SessionTimeoutError
+from runtree.errors import (
+    ConfigurationError,
+    ContextError,
+    RunEndedError,
+    SessionStateError,
+    SessionTimeoutError,
+)
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
 from runtree.execution.execution_strategy import ExecutionStrategy
 from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
+from runtree.session.driver import LoopDriver
+from runtree.session.interrupt import InterruptGuard, resume_hint
 from runtree.session.strategies import default_strategies
-from runtree.state.config import ExecutorConfig, default_execution_mode
+from runtree.state.config import DEFAULT_MAX_CALL_DEPTH, ExecutorConfig, default_execution_mode
 from runtree.state.info import ExecutionInfo, InfoStatistics
 from runtree.state.state import RTState
 from runtree.store.journal import (
@@ -52,13 +74,32 @@ from runtree.store.journal import (
     run_outcome,
 )
 
-__all__ = ["Session", "SessionStatistics"]
+__all__ = ["SETTLE_TIMEOUT", "Session", "SessionStatistics", "open_session"]
 
 T = TypeVar("T")
 
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
 
-_background: set[asyncio.Task[Any]] = set()
+logger = logging.getLogger("runtree")
+
+#: seconds a closing session waits for work that went on after its caller was cancelled
+#: (a thread-mode node between two awaits, a synchronous body) to end and be recorded
+SETTLE_TIMEOUT = 0.5
+
+#: the sessions open in this process (a thread without a session context must not quietly
+#: run its calls outside them)
+_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+_MAIN_THREAD = threading.main_thread().ident
+
+
+def open_session() -> Session | None:
+    """A session open anywhere in this process (any thread; temporary sessions, which calls
+    made outside any session open for themselves, do not count), or ``None``."""
+    for session in list(_open_sessions):
+        if session._status == "open":
+            return session
+    return None
+
 
 #: the context a session sets while it is open (values: itself, its publisher, no parent,
 #: its communication registry)
@@ -94,6 +135,7 @@ class Session:
         store: StoreOption = DEFAULT_STORE,
         durability: str = "batch",
         resume: str | None = None,
+        max_call_depth: int = DEFAULT_MAX_CALL_DEPTH,
     ) -> None:
         chosen_store = check_store_option(store, durability=durability, resume=resume)
         self.run_id = os.urandom(16).hex()
@@ -110,7 +152,10 @@ class Session:
             )
         mode = execution_mode if execution_mode is not None else default_execution_mode()
         self.config = ExecutorConfig(
-            timeout=timeout, end_on_error=end_on_error, execution_mode=mode
+            timeout=timeout,
+            end_on_error=end_on_error,
+            execution_mode=mode,
+            max_call_depth=max_call_depth,
         )
         self.publisher = RTPublisher()
         self.coordinator = Coordinator(
@@ -137,9 +182,15 @@ class Session:
                 stream_subscriber(broadcast_callback), topics=Streaming, name="broadcast_callback"
             )
         self._status = "unopened"
+        #: opened by a call made outside any session (see :func:`open_session`)
+        self.temporary = False
         self._tokens: tuple[contextvars.Token[Any], ...] = ()
         self._owner: asyncio.Task[Any] | None = None
-        self._private_loop: asyncio.AbstractEventLoop | None = None
+        #: the private loop of a synchronous session (``with``), else ``None``
+        self._driver: LoopDriver | None = None
+        self._guard: InterruptGuard | None = None
+        self._interrupted = False
+        self._main_inside = 0  # calls the main thread is waiting for (sync session)
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
@@ -176,28 +227,64 @@ class Session:
             self.journal.open(self.publisher)
         node_settings.reload()
         self._status = "open"
-        values = (self, self.publisher, None, self.communication)
-        self._tokens = tuple(
-            var.set(value) for var, value in zip(_CONTEXT_VARS, values, strict=True)
-        )
+        if not self.temporary:
+            _open_sessions.add(self)
+        self._tokens = self._set_context()
         if self.config.timeout is not None:
             self._deadline = time.monotonic() + self.config.timeout
 
-    def _reset_context(self) -> None:
-        for var, token in zip(_CONTEXT_VARS, self._tokens, strict=True):
+    def _set_context(self) -> tuple[contextvars.Token[Any], ...]:
+        values = (self, self.publisher, None, self.communication)
+        return tuple(var.set(value) for var, value in zip(_CONTEXT_VARS, values, strict=True))
+
+    def _reset_context(self, tokens: tuple[contextvars.Token[Any], ...]) -> None:
+        for var, token in zip(_CONTEXT_VARS, tokens, strict=True):
             try:
                 var.reset(token)
             except ValueError:  # exited in another context than entered: restore by value
                 var.set(None if token.old_value is contextvars.Token.MISSING else token.old_value)
+
+    @contextlib.contextmanager
+    def attach(self) -> Iterator[Session]:
+        """Make the calls of this thread part of this session, inside the ``with`` block.
+
+        Threads do not inherit a session: a thread started inside ``with rt.Session()``
+        (``threading.Thread``, a ``ThreadPoolExecutor``) enters ``with session.attach():``
+        before it calls nodes; its calls are then root requests of this run. (Running the
+        thread's function in ``contextvars.copy_context().run`` does the same.)
+        """
+        if self._status != "open":
+            raise SessionStateError(
+                f"session {self.name or self.run_id!r} is {self._status}; attach() needs it open"
+            )
+        tokens = self._set_context()
+        try:
+            yield self
+        finally:
+            self._reset_context(tokens)
 
     def _begin_close(self) -> None:
         """Leave the session's context; publish its last words (communication statistics)
         before the publisher closes."""
         self._disarm_timeout()
         self._status = "closed"
-        self._reset_context()
+        _open_sessions.discard(self)
+        self._reset_context(self._tokens)
         if len(self.communication):
             self.communication.publish_statistics(self.publisher)
+
+    async def _wind_down(self, *, interrupted: bool) -> None:
+        """Record how abandoned work ended, then deliver what subscribers still hold."""
+        left = await self.state.settle(SETTLE_TIMEOUT, interrupted=interrupted)
+        for record in left:
+            logger.warning(
+                "request %s (%s) was still running when session %r closed; a synchronous body "
+                "cannot be interrupted, so its outcome is not recorded",
+                record.request_id,
+                record.node_name,
+                self.name or self.run_id,
+            )
+        await self.publisher.aclose()
 
     def _close_journal(self, exc: BaseException | None) -> None:
         """Record how the run ended (after the publisher closed: every message is in)."""
@@ -208,10 +295,14 @@ class Session:
             )
             self.journal.close(status, error)
 
-    def _arm_timeout(
-        self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
-    ) -> None:
-        self._owner = owner
+    def _end_interrupted(self) -> None:
+        """After Ctrl-C: uninstall the guard and say how to resume (if journaled)."""
+        if self.journal is not None:
+            resume_hint(self.run_id)
+
+    # -- timeouts and interrupts -------------------------------------------------------------
+
+    def _arm_timeout(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._deadline is not None:
             delay = max(0.0, self._deadline - time.monotonic())
             self._timer = loop.call_later(delay, self._expire)
@@ -222,6 +313,9 @@ class Session:
             self._timer = None
 
     def _expire(self) -> None:
+        """On the session's loop, at the deadline: end the run and cancel what runs."""
+        if self._timed_out:
+            return
         self._timed_out = True
         error = SessionTimeoutError(
             f"session {self.name or self.run_id!r} exceeded its timeout of {self.config.timeout}s"
@@ -230,10 +324,40 @@ class Session:
         if self._owner is not None and not self._owner.done():
             self._owner.cancel()
 
+    def _interrupt_async(self) -> bool:
+        """First Ctrl-C in an async session (main thread, between two steps of its loop)."""
+        loop = self.state.loop
+        if self._status != "open" or loop is None or loop.is_closed():
+            return False
+        self._interrupted = True
+        loop.call_soon_threadsafe(self._cancel_owner)
+        return True
+
+    def _cancel_owner(self) -> None:
+        if self._owner is not None and not self._owner.done():
+            self._owner.cancel()
+
+    def _interrupt_sync(self) -> bool:
+        """First Ctrl-C in a sync session: if the main thread waits in ``call_sync``, cancel
+        every call (the waiting call then raises ``KeyboardInterrupt``); otherwise let the
+        previous handler raise ``KeyboardInterrupt`` where the program is."""
+        driver = self._driver
+        if self._status != "open" or driver is None or not self._main_inside:
+            return False
+        self._interrupted = True
+        driver.call_soon(_cancel_all_tasks)
+        return True
+
     def _translate(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         """Raise the error that explains how the run ended, if the body's exit hides it."""
         owner = self._owner
         cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        if self._interrupted and (cancelled or exc is None):
+            if self._driver is None or threading.get_ident() == _MAIN_THREAD:
+                raise KeyboardInterrupt
+            raise RunEndedError(
+                f"session {self.name or self.run_id!r} was interrupted (Ctrl-C)"
+            ) from None
         if self._timed_out and (cancelled or exc is None or isinstance(exc, SessionTimeoutError)):
             if cancelled and owner is not None and hasattr(owner, "uncancel"):
                 owner.uncancel()
@@ -251,12 +375,20 @@ class Session:
             ):
                 owner.uncancel()
             raise ended_by
+        if cancelled and self._driver is not None and self._status == "closed":
+            raise SessionStateError(
+                f"session {self.name or self.run_id!r} closed while this call was running"
+            ) from None
+
+    # -- async with ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> Session:
         loop = asyncio.get_running_loop()
         self._open()
-        self.state.loop = self.publisher.loop = loop
-        self._arm_timeout(loop, asyncio.current_task())
+        self.state.loop = loop
+        self._owner = asyncio.current_task()
+        self._arm_timeout(loop)
+        self._guard = InterruptGuard(self._interrupt_async).install()
         return self
 
     async def __aexit__(
@@ -266,22 +398,31 @@ class Session:
         tb: TracebackType | None,
     ) -> None:
         self._begin_close()
-        await self.publisher.aclose()
-        self._close_journal(exc)
+        interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
+        try:
+            await self._wind_down(interrupted=interrupted)
+            self._close_journal(KeyboardInterrupt() if self._interrupted else exc)
+        finally:
+            if self._guard is not None:
+                self._guard.uninstall()
+        if interrupted:
+            self._end_interrupted()
         self._translate(exc_type, exc)
 
+    # -- with (synchronous code) -------------------------------------------------------------
+
     def __enter__(self) -> Session:
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        if asyncio._get_running_loop() is not None:
+            raise ContextError(
+                "`with rt.Session()` cannot be used inside a running event loop (it would "
+                "close before its run is written); use `async with rt.Session()` there"
+            )
+        driver = LoopDriver()
         self._open()
-        if loop is not None:
-            self.state.loop = self.publisher.loop = loop
-            self._arm_timeout(loop, asyncio.current_task())
-        else:
-            self._private_loop = asyncio.new_event_loop()
-            self.state.loop = self.publisher.loop = self._private_loop
+        self._driver = driver
+        self.state.loop = driver.loop
+        self._arm_timeout(driver.loop)
+        self._guard = InterruptGuard(self._interrupt_sync).install()
         return self
 
     def __exit__(
@@ -290,54 +431,96 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        driver = self._driver
+        assert driver is not None
         self._begin_close()
-        private = self._private_loop
-        if private is not None:
-            try:
-                private.run_until_complete(self.publisher.aclose())
-                self._close_journal(exc)
-                private.run_until_complete(private.shutdown_asyncgens())
-                private.run_until_complete(private.shutdown_default_executor())
-            finally:
-                private.close()
-        else:
-            closing = asyncio.get_running_loop().create_task(self.publisher.aclose())
-            _background.add(closing)
-            closing.add_done_callback(_background.discard)
-            closing.add_done_callback(lambda _: self._close_journal(exc))
+        interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
+        try:
+            driver.run(self._close_private(interrupted=interrupted))
+            self._close_journal(KeyboardInterrupt() if self._interrupted else exc)
+        finally:
+            driver.close()
+            if self._guard is not None:
+                self._guard.uninstall()
+        if interrupted:
+            self._end_interrupted()
         self._translate(exc_type, exc)
+
+    async def _close_private(self, *, interrupted: bool) -> None:
+        """On the private loop: cancel calls other threads still wait for, then wind down."""
+        await _cancel_all_tasks_and_wait()
+        await self._wind_down(interrupted=interrupted)
 
     # -- running from synchronous code -------------------------------------------------------
 
     def run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` to completion for synchronous code (``rt.call_sync`` uses this).
 
-        Works inside ``with Session()`` (on its private loop) and from threads that are not
-        running the session's loop (the coroutine is sent to that loop).
+        Works in any thread that does not run an event loop: inside ``with Session()`` the
+        calling thread drives the session's private loop (or waits beside the thread that
+        does); with ``async with Session()`` the coroutine is sent to the session's loop.
         """
-        loop = self.state.loop
+        driver = self._driver
+        if driver is None or self._status != "open" or self._interrupted or self._timed_out:
+            return self._run_elsewhere(coroutine)
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            coroutine.close()
+            driver.run(_call(self._expire))  # the timer may not have run yet: expire now
+            self._translate(None, None)
+        main = threading.get_ident() == _MAIN_THREAD
+        if main:
+            self._main_inside += 1
+        try:
+            result = driver.run(coroutine)
+        except BaseException as exc:
+            if main and self._interrupted:
+                raise KeyboardInterrupt from None
+            if isinstance(exc, asyncio.CancelledError):
+                self._translate(asyncio.CancelledError, exc)
+            raise
+        finally:
+            if main:
+                self._main_inside -= 1
+        if main and self._interrupted:
+            raise KeyboardInterrupt
+        return result
+
+    def _run_elsewhere(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """``run_sync`` of an async session (the loop runs in another thread), or of a
+        session that is not open or whose run has ended."""
         if self._status != "open":
             coroutine.close()
             raise SessionStateError(f"session {self.name or self.run_id!r} is {self._status}")
-        if loop is not None and loop.is_running():
-            return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
-        private = self._private_loop
-        if private is None or loop is not private:
-            coroutine.close()
-            raise ContextError("this session's event loop is not running; use `await rt.call(...)`")
-        if self._timed_out:
+        if self._interrupted or self._timed_out:
             coroutine.close()
             self._translate(None, None)
-        task = private.create_task(coroutine)
-        self._arm_timeout(private, task)
-        try:
-            return private.run_until_complete(task)
-        except asyncio.CancelledError:
-            self._translate(asyncio.CancelledError, None)
-            raise
-        finally:
-            self._disarm_timeout()
-            self._owner = None
+        loop = self.state.loop
+        if loop is None or not loop.is_running():
+            coroutine.close()
+            raise ContextError("this session's event loop is not running; use `await rt.call(...)`")
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        with blocking():  # a worker thread waiting here frees its place in its pool
+            return future.result()
 
     def __repr__(self) -> str:
         return f"<Session {self.name or self.run_id!r} {self._status}, {len(self.info)} requests>"
+
+
+async def _call(function: Callable[[], None]) -> None:
+    function()
+
+
+def _cancel_all_tasks() -> None:
+    """On a private loop: cancel every task (Ctrl-C)."""
+    for task in asyncio.all_tasks():
+        task.cancel()
+
+
+async def _cancel_all_tasks_and_wait() -> None:
+    """On a private loop, at close: cancel the other tasks and wait for them to end."""
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left, timeout=SETTLE_TIMEOUT)

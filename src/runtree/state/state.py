@@ -9,6 +9,7 @@ another thread or loop (a node on the thread strategy) hops to it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -16,11 +17,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from runtree._threads import blocking
 from runtree.context.central import mode_override
-from runtree.errors import ConfigurationError, RunEndedError
+from runtree.errors import CallDepthError, ConfigurationError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
-from runtree.nodes.node import Node
+from runtree.nodes.node import Node, take_abandoned
 from runtree.nodes.validation import create_node, resolve_node
 from runtree.pubsub.messages import FatalFailure, RequestCreation
 from runtree.pubsub.publisher import RTPublisher
@@ -56,6 +58,12 @@ class RTState:
         self._track_tasks = executor_config.end_on_error
         self.cancelled_tasks: set[asyncio.Task[Any]] = set()
         self._node_classes: dict[Any, type[Node[Any]]] = {}  # call target -> its node class
+        #: depth in the call tree of each running request (a root is 1)
+        self._depths: dict[str | None, int] = {}
+        #: work that went on after its caller was cancelled (it cannot be interrupted):
+        #: its request is ended when the work really ends
+        self._abandoned: dict[concurrent.futures.Future[Any], tuple[RequestRecord, Node[Any]]] = {}
+        self._settled: asyncio.Event | None = None
         #: sees every request begin and end (the run journal), or ``None``
         self.observer = observer
         # bound once: the hot path tests these for None instead of the observer's methods
@@ -94,7 +102,8 @@ class RTState:
                     self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode),
                     self.loop,
                 )
-                return await asyncio.wrap_future(future)
+                with blocking():  # a worker thread waiting here frees its place in its pool
+                    return await asyncio.wrap_future(future)
         if self.ended_by is not None:
             raise RunEndedError(
                 f"the run ended after a failure ({type(self.ended_by).__name__}: {self.ended_by}); "
@@ -118,6 +127,10 @@ class RTState:
                 f"node {node_class.name()!r} asks for execution mode {chosen!r}; this session has "
                 f"{sorted(self.coordinator.execution_modes)}"
             )
+        depths = self._depths
+        depth = depths.get(parent_node_id, 0) + 1
+        if depth > self.config.max_call_depth:
+            raise self._too_deep(parent_node_id, node_class, depth)
         instance = create_node(node_class, args, kwargs)
         if request_id is None:
             request_id = f"{self._prefix}-{next(self._counter)}"
@@ -149,11 +162,19 @@ class RTState:
             self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
         coordinator = self.coordinator
         task = Task(request_id=request_id, node=instance)
+        depths[request_id] = depth
+        abandoned = False
         try:
             running = coordinator.begin(task, record)
             try:
                 result = await running
             except BaseException as exc:
+                if isinstance(exc, asyncio.CancelledError):
+                    work = take_abandoned(instance)
+                    if work is not None:  # it goes on: record its end when it really ends
+                        abandoned = True
+                        self._end_when_done(record, instance, work)
+                        raise
                 _take_attributes(record, instance)
                 coordinator.fail(record, exc)
                 raise
@@ -163,6 +184,8 @@ class RTState:
             _take_attributes(record, instance)
             coordinator.succeed(record, result)
         except BaseException as exc:
+            if abandoned:
+                raise
             if self._ended is not None:
                 record.error = exc
                 durable = self._ended(record)
@@ -170,6 +193,7 @@ class RTState:
                     await durable
             return self.handle_result(record, None, error=exc)
         finally:
+            del depths[request_id]
             if current is not None:
                 left = self._running_tasks[current] - 1
                 if left:
@@ -183,6 +207,96 @@ class RTState:
                 await durable
             return output
         return self.handle_result(record, result)
+
+    def _too_deep(
+        self, parent_node_id: str | None, node_class: type[Node[Any]], depth: int
+    ) -> CallDepthError:
+        names = [node_class.name()]
+        request_id = parent_node_id
+        while request_id is not None and len(names) < depth:
+            parent = self.info.requests.get(request_id)
+            if parent is None:
+                break
+            names.append(parent.node_name)
+            request_id = parent.parent_id
+        names.reverse()
+        if len(names) > 7:
+            names[3:-3] = [f"({len(names) - 6} more)"]
+        return CallDepthError(
+            f"call depth {depth} exceeds max_call_depth={self.config.max_call_depth} "
+            f"(a node calling itself without end?): {' > '.join(names)}"
+        )
+
+    # -- work that outlives its caller -------------------------------------------------------
+
+    def _end_when_done(
+        self, record: RequestRecord, node: Node[Any], work: concurrent.futures.Future[Any]
+    ) -> None:
+        """End ``record`` when ``work`` (the node's uninterruptible body) really ends."""
+        self._abandoned[work] = (record, node)
+        loop = self.loop
+
+        def done(finished: concurrent.futures.Future[Any]) -> None:
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed: the run is over
+                    loop.call_soon_threadsafe(self._end_abandoned, finished)
+
+        work.add_done_callback(done)
+
+    def _end_abandoned(self, work: concurrent.futures.Future[Any]) -> None:
+        entry = self._abandoned.pop(work, None)
+        if entry is None:
+            return  # already settled when the session closed
+        record, node = entry
+        error: BaseException | None
+        if work.cancelled():
+            error, output = asyncio.CancelledError(), None
+        else:
+            error, output = work.exception(), None
+            if error is None:
+                output = work.result()
+        if isinstance(error, asyncio.CancelledError):
+            inner = take_abandoned(node)  # stopped, but it left a body of its own running
+            if inner is not None:
+                self._end_when_done(record, node, inner)
+                return
+        self._finish(record, node, output, error)
+        if not self._abandoned and self._settled is not None:
+            self._settled.set()
+
+    def _finish(
+        self, record: RequestRecord, node: Node[Any], output: Any, error: BaseException | None
+    ) -> None:
+        """End ``record`` outside its caller (the caller was cancelled and has gone)."""
+        _take_attributes(record, node)
+        if error is None:
+            self.coordinator.succeed(record, output)
+            self.info.set_output(record, output)
+        else:
+            self.coordinator.fail(record, error)
+            record.error = error
+        if self._ended is not None:
+            durable = self._ended(record)
+            if isinstance(durable, asyncio.Future):  # nobody waits: do not leave it unread
+                durable.add_done_callback(_consume)
+
+    async def settle(self, timeout: float, *, interrupted: bool) -> list[RequestRecord]:
+        """Before the run closes: wait at most ``timeout`` seconds for work that went on
+        after its caller was cancelled, recording how each really ended. On an interrupt
+        (Ctrl-C: the process is going down, and the work with it) what still runs is
+        recorded ``cancelled``; otherwise it stays ``running`` (its outcome is unknown) and
+        is returned."""
+        if self._abandoned and timeout > 0:
+            self._settled = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), timeout)
+        left = list(self._abandoned.values())
+        self._abandoned.clear()
+        if interrupted:
+            for record, node in left:
+                self._finish(record, node, None, asyncio.CancelledError())
+            return []
+        return [record for record, _ in left]
 
     def _add_remote_requests(self, requests: Sequence[dict[str, Any]]) -> None:
         """Add the requests a node made where it ran (a process worker) to this run."""
@@ -235,6 +349,11 @@ class RTState:
             if task is not current and not task.done():
                 task.cancel()
                 self.cancelled_tasks.add(task)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
 
 
 def _take_attributes(record: RequestRecord, node: Node[Any]) -> None:
