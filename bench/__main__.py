@@ -18,6 +18,7 @@ TARGETS = {
     "W2 linearity vs bare (growth 10k->100k)": ("x", 1.25),
     "W3 1,000 parallel sleeps vs bare": ("x", 1.3),
     "import runtree": ("ms", 150.0),
+    "call_sync per call, journal on": ("us", 15.0),
 }
 
 
@@ -82,7 +83,7 @@ def main() -> int:
 def _extra_suites() -> list[Any]:
     """Suites added by later parts (journal, channels) register here."""
     suites = []
-    for module_name in ("bench.journal", "bench.comm"):
+    for module_name in ("bench.journal", "bench.comm", "bench.sync"):
         try:
             module = __import__(module_name, fromlist=["run"])
         except ModuleNotFoundError as exc:

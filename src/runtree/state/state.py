@@ -58,8 +58,10 @@ class RTState:
         self._track_tasks = executor_config.end_on_error
         self.cancelled_tasks: set[asyncio.Task[Any]] = set()
         self._node_classes: dict[Any, type[Node[Any]]] = {}  # call target -> its node class
-        #: depth in the call tree of each running request (a root is 1)
-        self._depths: dict[str | None, int] = {}
+        #: depth in the call tree (a root is 1) of each running request that made calls,
+        #: noted by its first call (so a leaf, most requests, costs nothing here)
+        self._depths: dict[str, int] = {}
+        self._max_depth = executor_config.max_call_depth
         #: work that went on after its caller was cancelled (it cannot be interrupted):
         #: its request is ended when the work really ends
         self._abandoned: dict[concurrent.futures.Future[Any], tuple[RequestRecord, Node[Any]]] = {}
@@ -127,10 +129,12 @@ class RTState:
                 f"node {node_class.name()!r} asks for execution mode {chosen!r}; this session has "
                 f"{sorted(self.coordinator.execution_modes)}"
             )
-        depths = self._depths
-        depth = depths.get(parent_node_id, 0) + 1
-        if depth > self.config.max_call_depth:
-            raise self._too_deep(parent_node_id, node_class, depth)
+        if parent_node_id is not None:
+            depth = self._depths.get(parent_node_id)
+            if depth is None:
+                depth = self._parent_depth(parent_node_id)
+            if depth >= self._max_depth:
+                raise self._too_deep(parent_node_id, node_class, depth + 1)
         instance = create_node(node_class, args, kwargs)
         if request_id is None:
             request_id = f"{self._prefix}-{next(self._counter)}"
@@ -162,7 +166,6 @@ class RTState:
             self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
         coordinator = self.coordinator
         task = Task(request_id=request_id, node=instance)
-        depths[request_id] = depth
         abandoned = False
         try:
             running = coordinator.begin(task, record)
@@ -193,7 +196,8 @@ class RTState:
                     await durable
             return self.handle_result(record, None, error=exc)
         finally:
-            del depths[request_id]
+            if record.children:  # it made calls: forget its depth
+                self._depths.pop(request_id, None)
             if current is not None:
                 left = self._running_tasks[current] - 1
                 if left:
@@ -207,6 +211,24 @@ class RTState:
                 await durable
             return output
         return self.handle_result(record, result)
+
+    def _parent_depth(self, parent_id: str) -> int:
+        """Depth of running request ``parent_id`` (noted for its later calls)."""
+        missing = []
+        request_id: str | None = parent_id
+        depth = 0
+        while request_id is not None:
+            known = self._depths.get(request_id)
+            if known is not None:
+                depth = known
+                break
+            missing.append(request_id)
+            record = self.info.requests.get(request_id)
+            request_id = None if record is None else record.parent_id
+        for request_id in reversed(missing):
+            depth += 1
+            self._depths[request_id] = depth
+        return depth
 
     def _too_deep(
         self, parent_node_id: str | None, node_class: type[Node[Any]], depth: int
