@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
 from runtree._async import is_async_callable, maybe_await
+from runtree._threads import run_in_thread
 from runtree.errors import ConfigurationError
 from runtree.graph._tracking import track
 from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action
@@ -276,6 +277,6 @@ class Node(BaseNode, Generic[P, E]):
             method = self.exec
             if is_async_callable(method) or not self.exec_in_thread:
                 return await maybe_await(method(prep_res))
-            return await maybe_await(await asyncio.to_thread(method, prep_res))
+            return await maybe_await(await run_in_thread(method, prep_res))
         finally:
             counters.running -= 1
