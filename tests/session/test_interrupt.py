@@ -70,7 +70,7 @@ def test_guard_runs_the_previous_handler_when_it_cannot_end_the_run_itself() -> 
 
     answers = iter([False, True])
 
-    def on_interrupt() -> bool:
+    def on_interrupt(frame: object) -> bool:
         calls.append("session")
         return next(answers)
 
@@ -92,13 +92,15 @@ def test_guard_runs_the_previous_handler_when_it_cannot_end_the_run_itself() -> 
 
 def test_guard_is_not_installed_outside_the_main_thread_or_over_sig_ign() -> None:
     guards: list[InterruptGuard] = []
-    thread = threading.Thread(target=lambda: guards.append(InterruptGuard(bool).install()))
+    thread = threading.Thread(
+        target=lambda: guards.append(InterruptGuard(lambda frame: True).install())
+    )
     thread.start()
     thread.join()
     assert not guards[0]._installed
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        guard = InterruptGuard(bool).install()
+        guard = InterruptGuard(lambda frame: True).install()
         assert not guard._installed and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         guard.uninstall()
     finally:

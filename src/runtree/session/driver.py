@@ -21,9 +21,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import concurrent.futures
+import contextvars
 import sys
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from runtree._threads import blocking
@@ -46,6 +47,10 @@ class _DrivenLoop(asyncio.SelectorEventLoop):
 
     def __init__(self) -> None:
         super().__init__()
+        self._first_step: tuple[Callable[..., object], tuple[Any, ...], contextvars.Context] | None
+        self._first_step = None
+        #: the thread that keeps this loop's async-generator hooks set (see LoopDriver)
+        self.owner: int | None = None
         #: this loop's async-generator hooks (bound once: compared by identity)
         self.asyncgen_hooks = (
             self._asyncgen_firstiter_hook,  # type: ignore[attr-defined]
@@ -55,33 +60,52 @@ class _DrivenLoop(asyncio.SelectorEventLoop):
     def start(self, coroutine: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Create the task of ``coroutine`` and run ready callbacks until it is done or
         nothing is ready; the task is returned, done or still waiting."""
-        self._thread_id = threading.get_ident()
-        hooks = sys.get_asyncgen_hooks()
-        ours = hooks.firstiter is self.asyncgen_hooks[0]
-        if not ours:  # the session's own thread keeps them set between calls (see LoopDriver)
+        thread = self._thread_id = threading.get_ident()
+        hooks = None
+        if thread != self.owner:  # the session's thread keeps them set (see LoopDriver)
+            hooks = sys.get_asyncgen_hooks()
             sys.set_asyncgen_hooks(*self.asyncgen_hooks)
         asyncio._set_running_loop(self)
         try:
             if self._task_factory is None:  # type: ignore[attr-defined]
-                task = asyncio.Task(coroutine, loop=self)
+                self.call_soon = self._keep_first_step  # type: ignore[method-assign,assignment]
+                try:
+                    task = asyncio.Task(coroutine, loop=self, name="runtree-call")
+                finally:
+                    del self.call_soon
             else:
                 task = self.create_task(coroutine)
+            first, self._first_step = self._first_step, None
+            if first is not None:  # the task's first step, run as its Handle would run it
+                callback, args, context = first
+                context.run(callback, *args)
             ready: collections.deque[asyncio.Handle] = self._ready  # type: ignore[attr-defined]
             passes = _FAST_PASSES
-            while ready and passes:
+            while ready and passes and not task.done():
                 passes -= 1
                 for _ in range(len(ready)):
                     handle = ready.popleft()
                     if not handle._cancelled:
                         handle._run()
-                if task.done():
-                    break
         finally:
             asyncio._set_running_loop(None)
-            if not ours:
+            if hooks is not None:
                 sys.set_asyncgen_hooks(*hooks)
             self._thread_id = None  # type: ignore[assignment]
         return task
+
+    def _keep_first_step(
+        self,
+        callback: Callable[..., object],
+        *args: Any,
+        context: contextvars.Context | None = None,
+    ) -> asyncio.Handle | None:
+        # While start() creates its task, the task asks for its first step to be scheduled:
+        # it is kept here and run at once, without a Handle or a pass through the queue.
+        if self._first_step is not None:  # not the task's first step: schedule it as usual
+            return asyncio.SelectorEventLoop.call_soon(self, callback, *args, context=context)
+        self._first_step = (callback, args, context or contextvars.copy_context())
+        return None
 
 
 def _fast_path_available(loop: asyncio.AbstractEventLoop) -> bool:
@@ -117,31 +141,37 @@ class LoopDriver:
         if isinstance(self.loop, _DrivenLoop):
             self._saved_hooks = sys.get_asyncgen_hooks()
             sys.set_asyncgen_hooks(*self.loop.asyncgen_hooks)
+            self.loop.owner = self._owner
         self._drive = threading.Lock()  # held by the thread running the loop
         self._cond = threading.Condition(threading.Lock())  # where the other threads wait
         self._waiters = 0
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` on the loop and return its result (or raise its exception)."""
-        if self._drive.acquire(blocking=False):
-            try:
-                loop = self.loop
-                if self._fast:
-                    task = loop.start(coroutine)  # type: ignore[attr-defined]
-                    if task.done():
-                        result: T = task.result()
-                        return result
-                    return loop.run_until_complete(task)  # type: ignore[no-any-return]
-                return loop.run_until_complete(coroutine)
-            finally:
-                self._release()
-        return self._run_beside_driver(coroutine)
+        drive = self._drive
+        if not drive.acquire(blocking=False):
+            return self._run_beside_driver(coroutine)
+        try:
+            if self._fast:
+                task = self.loop.start(coroutine)  # type: ignore[attr-defined]
+                if task.done():
+                    result: T = task.result()
+                    return result
+                return self.loop.run_until_complete(task)  # type: ignore[no-any-return]
+            return self.loop.run_until_complete(coroutine)
+        finally:
+            drive.release()
+            if self._waiters:
+                self._wake_waiters()
 
     def _release(self) -> None:
         self._drive.release()
         if self._waiters:
-            with self._cond:
-                self._cond.notify_all()
+            self._wake_waiters()
+
+    def _wake_waiters(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
     def _run_beside_driver(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Another thread drives the loop: hand it the call, and take over the loop if it
@@ -194,3 +224,5 @@ class LoopDriver:
                 loop.close()
                 if self._saved_hooks is not None and threading.get_ident() == self._owner:
                     sys.set_asyncgen_hooks(*self._saved_hooks)
+                    if isinstance(loop, _DrivenLoop):
+                        loop.owner = None

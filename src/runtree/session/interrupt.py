@@ -25,9 +25,10 @@ class InterruptGuard:
     """SIGINT handler for one open session (installed only in the main thread, and only
     over a Python-level handler such as the default one)."""
 
-    def __init__(self, on_interrupt: Callable[[], bool]) -> None:
-        #: called on the first Ctrl-C, in the main thread; ``True`` means "handled: the
-        #: session raises KeyboardInterrupt itself once the run has ended"
+    def __init__(self, on_interrupt: Callable[[FrameType | None], bool]) -> None:
+        #: called on the first Ctrl-C, in the main thread, with the frame it interrupted;
+        #: ``True`` means "handled: the session raises KeyboardInterrupt itself once the run
+        #: has ended"
         self._on_interrupt = on_interrupt
         self._previous: Any = None
         self._installed = False
@@ -53,7 +54,7 @@ class InterruptGuard:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.count += 1
-        if self.count == 1 and self._on_interrupt():
+        if self.count == 1 and self._on_interrupt(frame):
             return
         self._previous(signum, frame)
 

@@ -41,7 +41,7 @@ import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
 from runtree._threads import blocking
@@ -190,7 +190,6 @@ class Session:
         self._driver: LoopDriver | None = None
         self._guard: InterruptGuard | None = None
         self._interrupted = False
-        self._main_inside = 0  # calls the main thread is waiting for (sync session)
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
@@ -324,7 +323,7 @@ class Session:
         if self._owner is not None and not self._owner.done():
             self._owner.cancel()
 
-    def _interrupt_async(self) -> bool:
+    def _interrupt_async(self, frame: FrameType | None) -> bool:
         """First Ctrl-C in an async session (main thread, between two steps of its loop)."""
         loop = self.state.loop
         if self._status != "open" or loop is None or loop.is_closed():
@@ -337,16 +336,26 @@ class Session:
         if self._owner is not None and not self._owner.done():
             self._owner.cancel()
 
-    def _interrupt_sync(self) -> bool:
-        """First Ctrl-C in a sync session: if the main thread waits in ``call_sync``, cancel
-        every call (the waiting call then raises ``KeyboardInterrupt``); otherwise let the
-        previous handler raise ``KeyboardInterrupt`` where the program is."""
+    def _interrupt_sync(self, frame: FrameType | None) -> bool:
+        """First Ctrl-C in a sync session: if the main thread waits in ``call_sync`` (seen
+        from the frame the signal interrupted), cancel every call (the waiting call then
+        raises ``KeyboardInterrupt``); otherwise let the previous handler raise
+        ``KeyboardInterrupt`` where the program is."""
         driver = self._driver
-        if self._status != "open" or driver is None or not self._main_inside:
+        if self._status != "open" or driver is None or not self._waiting_in(frame):
             return False
         self._interrupted = True
         driver.call_soon(_cancel_all_tasks)
         return True
+
+    def _waiting_in(self, frame: FrameType | None) -> bool:
+        """Whether ``frame`` (the main thread's) is inside this session's ``run_sync``."""
+        code = Session.run_sync.__code__
+        while frame is not None:
+            if frame.f_code is code and frame.f_locals.get("self") is self:
+                return True
+            frame = frame.f_back
+        return False
 
     def _translate(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         """Raise the error that explains how the run ended, if the body's exit hides it."""
@@ -467,22 +476,16 @@ class Session:
             coroutine.close()
             driver.run(_call(self._expire))  # the timer may not have run yet: expire now
             self._translate(None, None)
-        main = threading.get_ident() == _MAIN_THREAD
-        if main:
-            self._main_inside += 1
         try:
             result = driver.run(coroutine)
         except BaseException as exc:
-            if main and self._interrupted:
+            if self._interrupted and threading.get_ident() == _MAIN_THREAD:
                 raise KeyboardInterrupt from None
             if isinstance(exc, asyncio.CancelledError):
                 self._translate(asyncio.CancelledError, exc)
             raise
-        finally:
-            if main:
-                self._main_inside -= 1
-        if main and self._interrupted:
-            raise KeyboardInterrupt
+        if self._interrupted and threading.get_ident() == _MAIN_THREAD:
+            raise KeyboardInterrupt  # the call ended anyway; the program stops here
         return result
 
     def _run_elsewhere(self, coroutine: Coroutine[Any, Any, T]) -> T:
