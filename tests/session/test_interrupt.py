@@ -25,7 +25,7 @@ def _interrupt(journal: Path, style: str, kind: str) -> subprocess.CompletedProc
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.session.interrupt_child", str(journal), style, kind],
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -208,7 +208,7 @@ class WithTimeout(rt.Node[str]):
                     await asyncio.sleep(self.seconds)
             else:
                 await asyncio.wait_for(asyncio.sleep(self.seconds), 0)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError from Python 3.11 on
             return "timed out"
         return "finished"
 
