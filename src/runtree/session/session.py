@@ -74,17 +74,13 @@ from runtree.store.journal import (
     run_outcome,
 )
 
-__all__ = ["SETTLE_TIMEOUT", "Session", "SessionStatistics", "open_session"]
+__all__ = ["Session", "SessionStatistics", "open_session"]
 
 T = TypeVar("T")
 
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
 
 logger = logging.getLogger("runtree")
-
-#: seconds a closing session waits for work that went on after its caller was cancelled
-#: (a thread-mode node between two awaits, a synchronous body) to end and be recorded
-SETTLE_TIMEOUT = 0.5
 
 #: the sessions open in this process (a thread without a session context must not quietly
 #: run its calls outside them)
@@ -122,6 +118,10 @@ class SessionStatistics:
 
 class Session:
     """One run of nodes: its request tree, its publisher, its coordinator."""
+
+    #: seconds a closing session waits for work that went on after its caller was cancelled
+    #: (a thread-mode node between two awaits, a synchronous body) to end and be recorded
+    settle_timeout: float = 0.5
 
     def __init__(
         self,
@@ -274,7 +274,7 @@ class Session:
 
     async def _wind_down(self, *, interrupted: bool) -> None:
         """Record how abandoned work ended, then deliver what subscribers still hold."""
-        left = await self.state.settle(SETTLE_TIMEOUT, interrupted=interrupted)
+        left = await self.state.settle(self.settle_timeout, interrupted=interrupted)
         for record in left:
             logger.warning(
                 "request %s (%s) was still running when session %r closed; a synchronous body "
@@ -457,7 +457,7 @@ class Session:
 
     async def _close_private(self, *, interrupted: bool) -> None:
         """On the private loop: cancel calls other threads still wait for, then wind down."""
-        await _cancel_all_tasks_and_wait()
+        await _cancel_all_tasks_and_wait(self.settle_timeout)
         await self._wind_down(interrupted=interrupted)
 
     # -- running from synchronous code -------------------------------------------------------
@@ -519,11 +519,11 @@ def _cancel_all_tasks() -> None:
         task.cancel()
 
 
-async def _cancel_all_tasks_and_wait() -> None:
+async def _cancel_all_tasks_and_wait(timeout: float) -> None:
     """On a private loop, at close: cancel the other tasks and wait for them to end."""
     current = asyncio.current_task()
     left = [task for task in asyncio.all_tasks() if task is not current]
     for task in left:
         task.cancel()
     if left:
-        await asyncio.wait(left, timeout=SETTLE_TIMEOUT)
+        await asyncio.wait(left, timeout=timeout)
