@@ -7,11 +7,12 @@ merely *return* an awaitable are treated alike everywhere.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 from typing import Any
 
-__all__ = ["is_async_callable", "maybe_await"]
+__all__ = ["close_loop", "is_async_callable", "maybe_await"]
 
 
 def is_async_callable(obj: object) -> bool:
@@ -37,3 +38,18 @@ async def maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+def close_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Finish a loop this code owns, as ``asyncio.run`` does: cancel the tasks left on it and
+    let them end, finish async generators and the default executor, then close it."""
+    try:
+        left = asyncio.all_tasks(loop)
+        for task in left:
+            task.cancel()
+        if left:
+            loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        loop.close()

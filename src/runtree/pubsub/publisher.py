@@ -23,6 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from runtree._async import close_loop
 from runtree.errors import ConfigurationError, SessionStateError
 from runtree.pubsub.messages import Message
 
@@ -159,10 +160,7 @@ class Subscription:
                     self.delivered += 1
         finally:
             if loop is not None:
-                try:
-                    loop.run_until_complete(loop.shutdown_asyncgens())
-                finally:
-                    loop.close()
+                close_loop(loop)
             self._stopped.set_result(None)
 
     # -- closing -----------------------------------------------------------------------------

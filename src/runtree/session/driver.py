@@ -27,6 +27,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
+from runtree._async import close_loop
 from runtree._threads import blocking
 
 __all__ = ["LoopDriver"]
@@ -213,15 +214,8 @@ class LoopDriver:
             return
         with self._drive:
             try:
-                left = asyncio.all_tasks(loop)
-                for task in left:
-                    task.cancel()
-                if left:
-                    loop.run_until_complete(asyncio.gather(*left, return_exceptions=True))
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.run_until_complete(loop.shutdown_default_executor())
+                close_loop(loop)
             finally:
-                loop.close()
                 if self._saved_hooks is not None and threading.get_ident() == self._owner:
                     sys.set_asyncgen_hooks(*self._saved_hooks)
                     if isinstance(loop, _DrivenLoop):

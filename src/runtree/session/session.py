@@ -86,6 +86,8 @@ logger = logging.getLogger("runtree")
 #: run its calls outside them)
 _open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 _MAIN_THREAD = threading.main_thread().ident
+#: how an interrupted run ended, for the journal
+_INTERRUPTED = KeyboardInterrupt("interrupted (Ctrl-C)")
 
 
 def open_session() -> Session | None:
@@ -295,7 +297,7 @@ class Session:
             self.journal.close(status, error)
 
     def _end_interrupted(self) -> None:
-        """After Ctrl-C: uninstall the guard and say how to resume (if journaled)."""
+        """After Ctrl-C: say how to resume the run (if it is journaled)."""
         if self.journal is not None:
             resume_hint(self.run_id)
 
@@ -410,7 +412,7 @@ class Session:
         interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         try:
             await self._wind_down(interrupted=interrupted)
-            self._close_journal(KeyboardInterrupt() if self._interrupted else exc)
+            self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
             if self._guard is not None:
                 self._guard.uninstall()
@@ -446,7 +448,7 @@ class Session:
         interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         try:
             driver.run(self._close_private(interrupted=interrupted))
-            self._close_journal(KeyboardInterrupt() if self._interrupted else exc)
+            self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
             driver.close()
             if self._guard is not None:
