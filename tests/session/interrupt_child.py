@@ -1,10 +1,12 @@
 """A program interrupted by the tests (SIGINT): ``python -m tests.session.interrupt_child
-<journal> <sync|async> <node mode>``. It prints ``STARTED`` once its node runs."""
+<journal> <sync|thread|async> <node mode>``. It prints ``STARTED`` once its node runs."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import sys
+import threading
 import time
 
 import runtree as rt
@@ -50,11 +52,25 @@ class Parent(rt.Node[str]):
             return await rt.call(node)
 
 
+def in_thread(kind: str) -> None:
+    try:
+        rt.call_sync(Parent, kind)
+    except rt.SessionStateError as exc:  # the session closed under it (the main thread's ^C)
+        print(f"thread: {exc}", flush=True)
+
+
 def main() -> None:
     journal, style, kind = sys.argv[1:4]
     if style == "sync":
         with rt.Session(store=journal, name="interrupted"):
             rt.call_sync(Parent, kind)
+    elif style == "thread":  # the main thread only joins; Ctrl-C interrupts the join
+        with rt.Session(store=journal, name="interrupted"):
+            worker = threading.Thread(
+                target=contextvars.copy_context().run, args=(in_thread, kind), daemon=True
+            )
+            worker.start()
+            worker.join()
     else:
 
         async def run() -> None:
