@@ -7,6 +7,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -73,7 +74,7 @@ class Stuck(rt.Node[str]):
 
 
 @pytest.fixture
-def stuck() -> type[Stuck]:
+def stuck() -> Iterator[type[Stuck]]:
     Stuck.gate, Stuck.started = threading.Event(), threading.Event()
     yield Stuck
     Stuck.gate.set()
