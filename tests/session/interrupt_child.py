@@ -1,5 +1,5 @@
 """A program interrupted by the tests (SIGINT): ``python -m tests.session.interrupt_child
-<journal> <sync|thread|async> <node mode>``. It prints ``STARTED`` once its node runs."""
+<journal> <sync|thread|mixed|async> <node mode>``. It prints ``STARTED`` once its node runs."""
 
 from __future__ import annotations
 
@@ -71,6 +71,13 @@ def main() -> None:
             )
             worker.start()
             worker.join()
+    elif style == "mixed":  # railtracks style: a sync `with` inside async code
+
+        async def run_mixed() -> None:
+            with rt.Session(store=journal, name="interrupted"):
+                await rt.call(Parent, kind)
+
+        asyncio.run(run_mixed())
     else:
 
         async def run() -> None:

@@ -40,7 +40,7 @@ def _interrupt(journal: Path, style: str, kind: str) -> subprocess.CompletedProc
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("kind", ["async", "sync", "thread"])
-@pytest.mark.parametrize("style", ["sync", "thread", "async"])
+@pytest.mark.parametrize("style", ["sync", "thread", "mixed", "async"])
 def test_ctrl_c_ends_the_run_and_says_how_to_resume(tmp_path: Path, style: str, kind: str) -> None:
     journal = tmp_path / "journal.db"
     result = _interrupt(journal, style, kind)

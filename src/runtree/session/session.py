@@ -64,7 +64,7 @@ from runtree.session.driver import LoopDriver
 from runtree.session.interrupt import InterruptGuard, resume_hint
 from runtree.session.strategies import default_strategies
 from runtree.state.config import DEFAULT_MAX_CALL_DEPTH, ExecutorConfig, default_execution_mode
-from runtree.state.info import ExecutionInfo, InfoStatistics
+from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
 from runtree.state.state import RTState
 from runtree.store.journal import (
     DEFAULT_STORE,
@@ -276,7 +276,15 @@ class Session:
 
     async def _wind_down(self, *, interrupted: bool) -> None:
         """Record how abandoned work ended, then deliver what subscribers still hold."""
-        left = await self.state.settle(self.settle_timeout, interrupted=interrupted)
+        self._warn_left(await self.state.settle(self.settle_timeout, interrupted=interrupted))
+        await self.publisher.aclose()
+
+    def _wind_down_now(self, *, interrupted: bool) -> None:
+        """:meth:`_wind_down` for ``with`` on a running loop (this thread runs it: wait here)."""
+        self._warn_left(self.state.settle_now(self.settle_timeout, interrupted=interrupted))
+        self.publisher.close()
+
+    def _warn_left(self, left: list[RequestRecord]) -> None:
         for record in left:
             logger.warning(
                 "request %s (%s) was still running when session %r closed; a synchronous body "
@@ -285,7 +293,6 @@ class Session:
                 record.node_name,
                 self.name or self.run_id,
             )
-        await self.publisher.aclose()
 
     def _close_journal(self, exc: BaseException | None) -> None:
         """Record how the run ended (after the publisher closed: every message is in)."""
@@ -423,11 +430,14 @@ class Session:
     # -- with (synchronous code) -------------------------------------------------------------
 
     def __enter__(self) -> Session:
-        if asyncio._get_running_loop() is not None:
-            raise ContextError(
-                "`with rt.Session()` cannot be used inside a running event loop (it would "
-                "close before its run is written); use `async with rt.Session()` there"
-            )
+        loop = asyncio._get_running_loop()
+        if loop is not None:  # `with` inside async code: the run lives on that loop
+            self._open()
+            self.state.loop = loop
+            self._owner = asyncio.current_task()
+            self._arm_timeout(loop)
+            self._guard = InterruptGuard(self._interrupt_async).install()
+            return self
         driver = LoopDriver()
         self._open()
         self._driver = driver
@@ -442,15 +452,20 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Finish the run before returning: everything is delivered and written, also when
+        the ``with`` block sits inside async code."""
         driver = self._driver
-        assert driver is not None
         self._begin_close()
         interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         try:
-            driver.run(self._close_private(interrupted=interrupted))
+            if driver is None:
+                self._wind_down_now(interrupted=interrupted)
+            else:
+                driver.run(self._close_private(interrupted=interrupted))
             self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
-            driver.close()
+            if driver is not None:
+                driver.close()
             if self._guard is not None:
                 self._guard.uninstall()
         if interrupted:

@@ -312,6 +312,18 @@ class RTState:
             self._settled = asyncio.Event()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._settled.wait(), timeout)
+        return self._give_up(interrupted)
+
+    def settle_now(self, timeout: float, *, interrupted: bool) -> list[RequestRecord]:
+        """:meth:`settle` for a session closing synchronously on its own loop's thread (the
+        loop cannot run meanwhile: the work's end is recorded here, not by the loop)."""
+        if self._abandoned and timeout > 0:
+            concurrent.futures.wait(list(self._abandoned), timeout)
+        for work in [work for work in self._abandoned if work.done()]:
+            self._end_abandoned(work)
+        return self._give_up(interrupted)
+
+    def _give_up(self, interrupted: bool) -> list[RequestRecord]:
         left = list(self._abandoned.values())
         self._abandoned.clear()
         if interrupted:
