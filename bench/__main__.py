@@ -19,6 +19,8 @@ TARGETS = {
     "W3 1,000 parallel sleeps vs bare": ("x", 1.3),
     "import runtree": ("ms", 150.0),
     "call_sync per call, journal on": ("us", 15.0),
+    "viz: open a 100k-request run (API)": ("s", 2.0),
+    "viz: open a 100k-request run (Chromium)": ("s", 2.0),
 }
 
 
@@ -83,7 +85,7 @@ def main() -> int:
 def _extra_suites() -> list[Any]:
     """Suites added by later parts (journal, channels) register here."""
     suites = []
-    for module_name in ("bench.journal", "bench.comm", "bench.sync"):
+    for module_name in ("bench.journal", "bench.comm", "bench.viz", "bench.sync"):
         try:
             module = __import__(module_name, fromlist=["run"])
         except ModuleNotFoundError as exc:

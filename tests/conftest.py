@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtree.nodes import settings as node_settings
+from runtree.state.config import reset_config
 
 #: every execution strategy; behaviour tests that must not depend on the strategy use `mode`
 MODES = ("async", "thread", "process")
@@ -16,10 +17,17 @@ MODES = ("async", "thread", "process")
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("RT_HOME", str(tmp_path / "runtree-home"))
-    for name in ("RT_NODE_DEBUG", "RT_NODE_SERIALISATION_FMT", "RT_EXECUTION_MODE"):
+    for name in (
+        "RT_NODE_DEBUG",
+        "RT_NODE_SERIALISATION_FMT",
+        "RT_EXECUTION_MODE",
+        "RUNTREE_EXECUTION_MODE",
+    ):
         monkeypatch.delenv(name, raising=False)
     node_settings.reload()
+    reset_config()
     yield
+    reset_config()
     node_settings.reload()
 
 

@@ -15,6 +15,7 @@ from runtree.errors import (
     ConfigurationError,
     ContextError,
     ExecutionError,
+    FatalError,
     NodeDefinitionError,
     NodeInvocationError,
     NodeStateError,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         context,
         execution,
         graph,
+        integrations,
         interaction,
         nodes,
         pubsub,
@@ -40,21 +42,33 @@ if TYPE_CHECKING:
         store,
     )
     from runtree.context.central import execution_mode
+    from runtree.integrations.mcp import (
+        MCPHttpParams,
+        MCPStdioParams,
+        connect_mcp,
+        create_mcp_server,
+    )
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
+    from runtree.interaction.flow import Flow
     from runtree.interaction.stream import broadcast
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
     from runtree.session import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
+    from runtree.state.config import set_config
     from runtree.store import RunStore, SqliteRunStore
 
 # Loaded on first use (PEP 562), so `import runtree` stays cheap: module -> names.
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "context.central": ("execution_mode",),
+    # importing these needs no `mcp`; connecting or serving does (the `mcp` extra)
+    "integrations.mcp": ("MCPHttpParams", "MCPStdioParams", "connect_mcp", "create_mcp_server"),
     "interaction": ("broadcast", "call", "call_batch", "call_sync"),
+    "interaction.flow": ("Flow",),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
     "session": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
+    "state.config": ("set_config",),
     "store": ("RunStore", "SqliteRunStore"),
 }
 _SUBPACKAGES = (
@@ -63,6 +77,7 @@ _SUBPACKAGES = (
     "errors",
     "execution",
     "graph",
+    "integrations",
     "interaction",
     "nodes",
     "pubsub",
@@ -82,6 +97,10 @@ __all__ = [
     "ExecutionError",
     "ExecutionInfo",
     "ExecutorConfig",
+    "FatalError",
+    "Flow",
+    "MCPHttpParams",
+    "MCPStdioParams",
     "Node",
     "NodeBuilder",
     "NodeDefinitionError",
@@ -104,16 +123,20 @@ __all__ = [
     "call_batch",
     "call_sync",
     "comm",
+    "connect_mcp",
     "context",
+    "create_mcp_server",
     "errors",
     "execution",
     "execution_mode",
     "function_node",
     "graph",
+    "integrations",
     "interaction",
     "nodes",
     "pubsub",
     "session",
+    "set_config",
     "state",
     "store",
 ]

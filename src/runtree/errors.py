@@ -15,8 +15,11 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── ContextError (RuntimeError)          an API used where it cannot work
     ├── SessionStateError (RuntimeError)     a session used before it opened or after it closed
     ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
+    ├── NodeTimeoutError (TimeoutError)      one call ran past its policy's ``timeout``
     ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run
     ├── CallDepthError (RecursionError)      calls nested deeper than ``max_call_depth``
+    ├── FatalError (RuntimeError)            raised by a node to end the whole run (always,
+    │                                        whatever ``end_on_error`` says)
     ├── ExecutionError (RuntimeError)        a strategy could not run a task (broken worker, ...)
     └── RemoteError (RuntimeError)           an exception from another process that could not be
                                              re-created there; carries its type name and traceback
@@ -29,9 +32,11 @@ __all__ = [
     "ConfigurationError",
     "ContextError",
     "ExecutionError",
+    "FatalError",
     "NodeDefinitionError",
     "NodeInvocationError",
     "NodeStateError",
+    "NodeTimeoutError",
     "RemoteError",
     "RunEndedError",
     "RuntreeError",
@@ -77,6 +82,10 @@ class SessionTimeoutError(RuntreeError, TimeoutError):
     """The session ran past its ``timeout``; every running request was cancelled."""
 
 
+class NodeTimeoutError(RuntreeError, TimeoutError):
+    """One call (one attempt) ran past the ``timeout`` of its node's policy."""
+
+
 class RunEndedError(RuntreeError, RuntimeError):
     """A call was made after a failure ended the run (``Session(end_on_error=True)``)."""
 
@@ -84,6 +93,12 @@ class RunEndedError(RuntreeError, RuntimeError):
 class CallDepthError(RuntreeError, RecursionError):
     """Calls nested deeper than the session's ``max_call_depth`` (a node calling itself
     without end); the message names the depth and the chain of nodes."""
+
+
+class FatalError(RuntreeError, RuntimeError):
+    """Raise it from a node to end the whole run: the run stops as with ``end_on_error``
+    (other running requests are cancelled, new calls are refused) and the session re-raises
+    it on exit."""
 
 
 class ExecutionError(RuntreeError, RuntimeError):

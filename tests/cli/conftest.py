@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -24,12 +27,18 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def cli(tmp_path: Path, cli_env: dict[str, str]) -> Cli:
-    """Run ``python -m runtree.cli ARGS`` in ``tmp_path`` (journal: ``$RT_HOME``)."""
+    """Run ``python -m runtree.cli ARGS`` in ``tmp_path`` (journal: ``$RT_HOME``);
+    ``cwd=`` runs it elsewhere, ``prefix=`` puts a command before it (``unshare ...``)."""
 
-    def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+        prefix: list[str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "runtree.cli", *args],
-            cwd=tmp_path,
+            [*(prefix or []), sys.executable, "-m", "runtree.cli", *args],
+            cwd=cwd or tmp_path,
             env={**cli_env, **(env or {})},
             capture_output=True,
             text=True,
@@ -37,3 +46,40 @@ def cli(tmp_path: Path, cli_env: dict[str, str]) -> Cli:
         )
 
     return run
+
+
+_REMOUNT = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+
+
+@functools.cache
+def _can_remount() -> bool:
+    """Root ignores file modes; a private read-only bind mount (unshare) makes a folder
+    truly read-only for one command, where the machine allows it."""
+    if shutil.which("unshare") is None:
+        return False
+    probe = Path(os.environ.get("TMPDIR", "/tmp"))
+    try:
+        result = subprocess.run(
+            ["unshare", "-m", "sh", "-c", _REMOUNT, "sh", str(probe), "true"],
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return result.returncode == 0
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[list[str]]:
+    """Make ``folder`` read-only for the commands run with the yielded prefix."""
+    if os.geteuid() != 0:
+        mode = folder.stat().st_mode
+        folder.chmod(0o555)
+        try:
+            yield []
+        finally:
+            folder.chmod(mode)
+        return
+    if not _can_remount():
+        pytest.skip("running as root without unshare/mount: cannot make a folder read-only")
+    yield ["unshare", "-m", "sh", "-c", _REMOUNT, "sh", str(folder)]

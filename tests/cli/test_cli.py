@@ -64,18 +64,73 @@ def test_run_parses_json_arguments_else_keeps_strings(cli: Cli, tmp_path: Path) 
     assert json.loads(listing.stdout)["result"] == "[1, 2]"
 
 
-def test_a_failing_node_exits_1_with_a_one_line_error(cli: Cli) -> None:
+def test_a_failing_node_names_the_node_its_input_and_where(cli: Cli) -> None:
     result = cli("run", "tests.store.nodes:Fails", "2", "--mode", "async")
     assert result.returncode == 1
     assert result.stdout == ""
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("runtree: error: ValueError: failed after 3 (run ")
+    error, hint = result.stderr.strip().splitlines()
+    nodes_py = Path("tests", "store", "nodes.py")
+    line = next(
+        n
+        for n, text in enumerate((ROOT / nodes_py).read_text().splitlines(), 1)
+        if 'raise ValueError(f"failed after {total}")' in text
+    )
+    assert error.startswith("runtree: error: ValueError: failed after 3 in Fails(2) at ")
+    assert error.endswith(f"{ROOT / nodes_py}:{line} (run {error[-13:-1]})")
+    short = error[-13:-1]
+    assert hint == f"see it whole: runtree show {short} --request {short[:8]}-1"
     _no_traceback(result)
     as_json = cli("run", "tests.store.nodes:Fails", "0", "--json")
     assert as_json.returncode == 1
     document = json.loads(as_json.stdout)
     assert document["status"] == "failed"
     assert document["error"] == {"type": "ValueError", "message": "failed after 0"}
+
+
+def test_a_failure_deep_in_the_tree_names_the_node_that_raised(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "deep.py").write_text(
+        "import runtree as rt\n"
+        "async def parse(text):\n"
+        "    return int(text)\n"
+        "async def total(*texts):\n"
+        "    return sum([await rt.call(parse, t) for t in texts])\n"
+    )
+    result = cli("run", "deep.py:total", "1", "two", "3", "--mode", "thread")
+    assert result.returncode == 1
+    error, hint = result.stderr.strip().splitlines()
+    assert error.startswith(
+        "runtree: error: ValueError: invalid literal for int() with base 10: 'two' "
+        'in parse("two") at deep.py:3 (run '
+    )
+    request_id = hint.rpartition(" ")[2]
+    shown = cli("show", "latest", "--request", request_id)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    assert f"request {request_id}  parse  failed" in out
+    assert '"two"' in out and "parent: " in out and "(total)" in out
+    assert "Traceback (most recent call last)" in out and "return int(text)" in out
+    assert "error: ValueError: invalid literal for int() with base 10: 'two'" in out
+
+
+def test_show_request_prints_one_request_whole(cli: Cli) -> None:
+    made = json.loads(cli("run", "tests.store.nodes:Tree", "2", "--mode", "async", "--json").stdout)
+    prefix = made["run_id"][:8]
+    for ref in ("2", f"{prefix}-2"):
+        shown = cli("show", made["run_id"], "--request", ref)
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert lines[0] == f"request {prefix}-2  Leaf  succeeded"
+        assert f"parent: {prefix}-1 (Tree)" in lines[1] and "mode: async" in lines[1]
+        assert "inputs:" in lines and "output:" in lines
+        assert lines[lines.index("output:") + 1].strip() == "1"
+    described = json.loads(
+        cli("run", "tests.store.nodes:Described", "5", "--mode", "async", "--json").stdout
+    )
+    shown = cli("show", described["run_id"], "-r", "1")
+    assert "attributes:" in shown.stdout and '"demo.x": 5' in shown.stdout
+    missing = cli("show", made["run_id"], "--request", "99")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("runtree: error: no request '99' in this run")
 
 
 @pytest.mark.parametrize(
@@ -85,7 +140,10 @@ def test_a_failing_node_exits_1_with_a_one_line_error(cli: Cli) -> None:
         (["run", "no_such_module_xyz:Thing"], "cannot import module"),
         (["run", "just-a-name"], "is not module:Name"),
         (["run", "json:dumps", "1", "--mode", "warp"], "'warp' is not one of"),
-        (["run", "tests.store.nodes:Leaf", "1", "2"], "takes 2 positional arguments"),
+        (["run", "tests.store.nodes:Leaf", "1", "2"], "Leaf(x): too many positional"),
+        (["run", "tests.store.nodes:Leaf"], "Leaf(x): missing a required argument: 'x'"),
+        (["run", "tests.store.nodes:Leaf", "1", "--kw", "y=1"], "unexpected keyword argument 'y'"),
+        (["run", "tests.store.nodes:note"], "missing a required argument: 'label'"),
         (["run", "tests.store.nodes:Leaf", "--kw", "oops"], "name=value"),
         (["run", "tests.store.nodes:Point", "1"], "not a runtree Node"),
         (["runs", "--limit", "0"], "--limit"),
@@ -93,11 +151,16 @@ def test_a_failing_node_exits_1_with_a_one_line_error(cli: Cli) -> None:
         (["frobnicate"], "No such command"),
     ],
 )
-def test_bad_arguments_are_usage_errors(cli: Cli, args: list[str], message: str) -> None:
+def test_bad_arguments_are_one_line_usage_errors_and_create_no_run(
+    cli: Cli, tmp_path: Path, args: list[str], message: str
+) -> None:
     result = cli(*args)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert message in " ".join(result.stderr.split())
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("runtree: error: ") and line.endswith(" --help)")
+    assert message in line
     _no_traceback(result)
+    assert not (tmp_path / "home").exists()  # no journal, so no run
 
 
 def test_runs_lists_newest_first_with_status_duration_and_count(cli: Cli) -> None:
@@ -111,15 +174,6 @@ def test_runs_lists_newest_first_with_status_duration_and_count(cli: Cli) -> Non
     assert second.split()[1:3] == ["Tree", "succeeded"] and second.split()[-1] == "3"
     assert " ms" in first or " s" in first
     assert len(json.loads(cli("runs", "--json", "-n", "1").stdout)) == 1
-
-
-def test_commands_without_a_journal_say_so(cli: Cli, tmp_path: Path) -> None:
-    for args in (["runs"], ["show", "latest"], ["export", "abc"], ["resume", "abc"]):
-        result = cli(*args, "--db", str(tmp_path / "missing.db"))
-        assert result.returncode == 1
-        assert "no run journal at" in result.stderr
-        _no_traceback(result)
-    assert not (tmp_path / "missing.db").exists()
 
 
 def test_show_prints_the_tree_with_timings_and_errors(cli: Cli) -> None:
@@ -207,15 +261,11 @@ def test_inspect_loads_pickle_only_when_allowed(cli: Cli, tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("content", "message"),
     [
+        (b"", "not a runtree NodeState"),
         (b"\x00\x01 not json", "not a runtree NodeState"),
         (b'{"hello": "world"}', "not a runtree NodeState"),
         (b'{"runtree": "NodeState", "version": 99}', "unsupported version"),
         (b"RTNS-PICKLE-1\nbroken", "corrupt pickle"),
-        (
-            b'{"runtree":"NodeState","version":1,"class":"nowhere_xyz:Node",'
-            b'"attributes":{},"details":{}}',
-            "cannot import",
-        ),
     ],
 )
 def test_inspect_corrupt_or_foreign_files_get_a_one_line_error(
@@ -226,10 +276,54 @@ def test_inspect_corrupt_or_foreign_files_get_a_one_line_error(
     result = cli("inspect", str(path), "--allow-pickle")
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
-    assert message in line and line.startswith("runtree: error: ")
+    assert message in line and line.startswith(f"runtree: error: {path}: ")
     _no_traceback(result)
+    assert path.read_bytes() == content
     missing = cli("inspect", str(tmp_path / "nope.json"))
-    assert missing.returncode == 1 and "cannot read" in missing.stderr
+    assert missing.returncode == 1 and "cannot read it" in missing.stderr
+    folder = cli("inspect", str(tmp_path))
+    assert folder.returncode == 1 and "is a folder" in folder.stderr
+
+
+def test_inspect_never_imports_the_module_a_state_file_names(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "planted.py").write_text(
+        "import pathlib\n"
+        "pathlib.Path('imported.txt').write_text('ran')\n"
+        "import runtree as rt\n"
+        "class Job(rt.Node):\n"
+        "    async def invoke(self):\n"
+        "        return 1\n"
+    )
+    path = tmp_path / "state.json"
+    path.write_text(
+        json.dumps(
+            {
+                "runtree": "NodeState",
+                "version": 1,
+                "class": "planted:Job",
+                "name": "Job",
+                "attributes": {"x": 1},
+                "details": {},
+            }
+        )
+    )
+    shown = cli("inspect", str(path), "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == {
+        "class": "planted:Job",
+        "name": "Job",
+        "attributes": {"x": 1},
+        "details": {},
+    }
+    assert not (tmp_path / "imported.txt").exists()
+    imported = cli("inspect", str(path), "--allow-import", "--json")
+    assert imported.returncode == 0, imported.stderr
+    assert (tmp_path / "imported.txt").read_text() == "ran"
+    path.write_text(path.read_text().replace("planted:Job", "nowhere_xyz:Node"))
+    refused = cli("inspect", str(path), "--allow-import")
+    assert (
+        refused.returncode == 1 and "cannot import node class 'nowhere_xyz:Node'" in refused.stderr
+    )
 
 
 def test_resume_finishes_a_failed_run_without_rerunning_completed_requests(
@@ -250,54 +344,107 @@ def test_resume_finishes_a_failed_run_without_rerunning_completed_requests(
     assert shown.stdout.count("replayed") == 2
 
 
-def test_resume_refuses_a_run_without_a_root_call(cli: Cli, tmp_path: Path) -> None:
-    bad = cli("run", "tests.store.nodes:Leaf", "1", "2", "--mode", "async")
-    assert bad.returncode == 2
-    result = cli("resume", "latest")
-    assert result.returncode == 1
-    assert "no root call" in result.stderr
+def test_version(cli: Cli) -> None:
+    import runtree
+
+    result = cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"runtree {runtree.__version__}\n")
 
 
-def test_a_progress_bar_is_drawn_on_a_terminal(tmp_path: Path, cli_env: dict[str, str]) -> None:
+def test_export_is_json_by_default_and_json_is_accepted(cli: Cli) -> None:
+    run = json.loads(cli("run", "tests.store.nodes:Leaf", "1", "--mode", "async", "--json").stdout)
+    plain = cli("export", run["run_id"])
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["run"]["run_id"] == run["run_id"]
+    assert cli("export", run["run_id"], "--json").stdout == plain.stdout
+    assert "--no-json" not in cli("export", "--help").stdout
+
+
+def _run_on_a_terminal(cwd: Path, env: dict[str, str], *args: str) -> tuple[int, bytes, str]:
+    """Run the command with stderr on a pseudo-terminal; (exit status, stdout, terminal)."""
     pty = pytest.importorskip("pty")
     import os
+    import threading
 
     master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # the terminal must be read while the command writes to it
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain)
     try:
         proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "runtree.cli",
-                "run",
-                "tests.store.nodes:Tree",
-                "300",
-                "--mode",
-                "async",
-            ],
-            cwd=ROOT,
-            env={**cli_env, "TERM": "xterm"},
+            [sys.executable, "-m", "runtree.cli", *args],
+            cwd=cwd,
+            env={**env, "TERM": "xterm"},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=slave,
         )
         os.close(slave)
         slave = -1
+        reader.start()
         out, _ = proc.communicate(timeout=60)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
+        reader.join(timeout=10)
     finally:
         os.close(master)
         if slave != -1:
             os.close(slave)
-    assert proc.returncode == 0
-    assert out == b"" or out.strip() == str(sum(range(1, 301))).encode()
-    terminal = b"".join(chunks).decode(errors="replace")
-    assert "requests" in terminal and "/300" in terminal
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+
+
+def test_the_progress_display_counts_requests_and_shows_broadcasts(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    code, out, terminal = _run_on_a_terminal(
+        ROOT, cli_env, "run", "tests.store.nodes:Tree", "300", "--mode", "async"
+    )
+    assert code == 0
+    assert out.strip() == str(sum(range(1, 301))).encode()
+    assert "running" in terminal and "finished" in terminal
+    assert "/300" not in terminal  # no total that only counts the requests made so far
+    assert "leaf 0" in terminal and "leaf 299" in terminal  # broadcast items, above the bar
+
+
+def test_ctrl_c_stops_the_run_and_says_how_to_resume_it(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    import signal
+    import time
+
+    (tmp_path / "slow.py").write_text(
+        "import asyncio, pathlib\n"
+        "async def slow():\n"
+        "    pathlib.Path('started').write_text('')\n"
+        "    await asyncio.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtree.cli", "run", "slow.py:slow", "--mode", "async"],
+        cwd=tmp_path,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "started").exists():  # the node is running
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    (line,) = err.splitlines()
+    assert line.startswith("runtree: interrupted (run ") and "; resume it: runtree resume " in line

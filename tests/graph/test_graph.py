@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import logging
 import pickle
+import warnings
 from typing import Any
 
 import pytest
@@ -90,33 +90,64 @@ async def test_self_loop_is_named() -> None:
         await rg.Graph(node, max_steps=3).run({"route": "again"})
 
 
-async def test_unmatched_action_stops_with_a_record(caplog: pytest.LogCaptureFixture) -> None:
+async def test_unmatched_action_stops_with_a_record() -> None:
     router = Route()
     router - "yes" >> Mark(name="accept")
     router - "no" >> Mark(name="reject")
     graph = rg.Graph(router, name="review")
-    with caplog.at_level(logging.WARNING, logger="runtree.graph"):
+    with pytest.warns(rg.UnmatchedActionWarning) as caught:
         async with rt.Session() as session:
             result = await graph.run({"route": "maybe"})
+    assert len(caught) == 1
+    assert str(caught[0].message).startswith(
+        "Graph ends: 'maybe' not found in ['yes', 'no'] (graph 'review' stopped after node "
+        "'Route'); wire it (`Route - 'maybe' >> next`)"
+    )
+    assert issubclass(rg.UnmatchedActionWarning, UserWarning)
     assert not result.completed
     assert result.unmatched == rg.UnmatchedAction(
         graph="review", node="Route", action="maybe", available=("yes", "no")
     )
     assert result.last_node == "Route" and result.action == "maybe"
-    assert "returned action 'maybe'" in caplog.text
     record = next(r for _, r in session.info.walk() if r.node_name == "UnmatchedAction")
-    assert record.output == result.unmatched
+    assert record.output == result.unmatched.to_record()
     assert record.status == "succeeded"
     assert graph.statistics().unmatched == 1
 
 
-async def test_terminal_node_is_no_unmatched_action(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="runtree.graph"):
+async def test_none_action_without_a_default_successor_is_unmatched() -> None:
+    router = Route()
+    router - "yes" >> Mark()
+    with pytest.warns(rg.UnmatchedActionWarning, match=r"'None' not found in \['yes'\]"):
+        result = await rg.Graph(router).run({"route": None})
+    assert result.unmatched is not None and result.unmatched.action is None
+    assert result.action is None
+
+
+async def test_terminal_node_is_no_unmatched_action() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         async with rt.Session() as session:
             result = await rg.Graph(Route()).run({"route": "finished"})
     assert result.completed and result.action == "finished"
     assert "UnmatchedAction" not in names(session)
-    assert not caplog.records
+
+
+async def test_an_end_wired_with_none_stops_without_warning() -> None:
+    router = Route()
+    after = Mark(name="after")
+    assert (router - "stop" >> None) is None
+    router - "go" >> after
+    after >> None  # a default end: the run stops after `after`
+    assert router.successors == {"stop": None, "go": after}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stopped = await rg.Graph(router).run({"route": "stop"})
+        went = await rg.Graph(router).run({"route": "go"})
+    assert stopped.completed and stopped.path == ("Route",) and stopped.action == "stop"
+    assert went.completed and went.path == ("Route", "after") and went.action is None
+    with pytest.raises(rg.GraphDefinitionError, match="already goes to the end"):
+        router - "stop" >> after
 
 
 async def test_unmatched_action_can_raise() -> None:
@@ -157,8 +188,9 @@ async def test_nested_graph_is_a_step_and_its_final_action_routes() -> None:
         (2, "went-right.exec", "succeeded"),
     ]
     inner_record = session.info.get(session.info.get(session.info.roots[0]).children[1])
-    assert isinstance(inner_record.output, rg.GraphResult)
-    assert inner_record.output.path == ("inner-a", "inner-decide")
+    inner_result = rg.GraphResult.from_record(inner_record.output, result.shared)
+    assert inner_result.path == ("inner-a", "inner-decide")
+    assert inner_result.action == "right"
 
 
 async def test_graph_runs_are_independent() -> None:

@@ -76,11 +76,15 @@ async def test_steps_and_attempts_are_requests_of_the_session() -> None:
         (2, "Sort.exec", "succeeded"),
     ]
     root = session.info.root_requests()[0]
-    assert root.output is result
+    assert rg.GraphResult.from_record(root.output, result.shared) == result
     step = session.info.children(root.request_id)[0]
-    assert isinstance(step.output, rg.StepOutcome)
-    assert step.output.node == "Load"
-    assert step.output.attempts == 1
+    outcome = rg.StepOutcome.from_record(step.output)
+    assert outcome.node == "Load"
+    assert outcome.action is None
+    assert outcome.result == [3, 1, 2]
+    assert outcome.attempts == 1
+    # the journal has what each step changed in the shared store
+    assert step.output["shared"] == {"set": [["items", [3, 1, 2]]]}
 
 
 async def test_run_outside_a_session_opens_its_own() -> None:
@@ -98,29 +102,60 @@ def test_run_sync() -> None:
     assert names(session)[0] == "sync-flow"
 
 
-async def test_sync_exec_runs_in_a_worker_thread() -> None:
+async def test_sync_exec_runs_on_the_loop_thread_unless_exec_in_thread() -> None:
     seen: dict[str, int] = {}
 
-    class Where(rg.Node):
-        def exec(self, prep_res: Any) -> None:
-            seen["exec"] = threading.get_ident()
-
-        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
-            seen["post"] = threading.get_ident()
-
     class Inline(rg.Node):
-        exec_in_thread = False
+        def prep(self, shared: Any) -> None:
+            seen["prep"] = threading.get_ident()
 
         def exec(self, prep_res: Any) -> None:
             seen["inline"] = threading.get_ident()
 
-    where = Where()
-    where >> Inline()
-    await rg.Graph(where).run()
+    class Threaded(rg.Node):
+        exec_in_thread = True
+
+        def exec(self, prep_res: Any) -> None:
+            seen["threaded"] = threading.get_ident()
+
+        def post(self, shared: Any, prep_res: Any, exec_res: Any) -> None:
+            seen["post"] = threading.get_ident()
+
+    inline = Inline()
+    inline >> Threaded() >> Inline(exec_in_thread=True, name="per-instance")
+    await rg.Graph(inline).run()
     here = threading.get_ident()
-    assert seen["exec"] != here
+    assert seen["prep"] == here
     assert seen["post"] == here
-    assert seen["inline"] == here
+    assert seen["threaded"] != here
+    assert seen["inline"] != here  # the last step: exec_in_thread=True for that instance only
+
+
+async def test_a_sqlite_connection_made_in_prep_works_in_exec_and_post(tmp_path: Any) -> None:
+    import sqlite3
+
+    class Query(rg.Node):
+        def prep(self, shared: Any) -> sqlite3.Connection:
+            connection = sqlite3.connect(shared["db"])  # bound to the thread that made it
+            connection.execute("create table if not exists t (x int)")
+            connection.executemany("insert into t values (?)", [(1,), (2,), (3,)])
+            return connection
+
+        def exec(self, connection: sqlite3.Connection) -> int:
+            return int(connection.execute("select sum(x) from t").fetchone()[0])
+
+        def post(self, shared: Any, connection: sqlite3.Connection, exec_res: int) -> None:
+            connection.close()
+            shared["total"] = exec_res
+
+    result = await Query().run({"db": str(tmp_path / "data.db")})
+    assert result.shared["total"] == 6
+
+    class Threaded(Query):
+        exec_in_thread = True
+
+    with pytest.raises(sqlite3.ProgrammingError, match="thread"):
+        await Threaded().run({"db": str(tmp_path / "data.db")})
 
 
 async def test_post_returning_none_is_default_and_custom_name() -> None:
@@ -129,7 +164,16 @@ async def test_post_returning_none_is_default_and_custom_name() -> None:
     first >> second
     result = await rg.Graph(first).run()
     assert result.path == ("first", "second")
-    assert result.action == "default"
+    assert result.action is None  # what the last post returned
+
+
+async def test_options_are_positional_like_pocketflow_and_kaygraph() -> None:
+    node = Flaky(2)
+    assert (node.max_retries, node.wait, node.name) == (1, 0.0, "Flaky")
+    positional = Load(3, 0.5, "load")
+    assert (positional.max_retries, positional.wait, positional.name) == (3, 0.5, "load")
+    batch = rg.ParallelBatchNode(2, 0, "items")
+    assert (batch.max_retries, batch.name, batch.exec_in_thread) == (2, "items", True)
 
 
 class Flaky(rg.Node):
@@ -139,9 +183,11 @@ class Flaky(rg.Node):
         super().__init__(**options)
         self.failures = failures
         self.calls = 0
+        self.retries_seen: list[int] = []
 
     def exec(self, prep_res: Any) -> int:
         self.calls += 1
+        self.retries_seen.append(self.cur_retry)
         if self.attempt <= self.failures:
             raise ConnectionError(f"attempt {self.attempt} failed")
         return self.attempt
@@ -149,6 +195,7 @@ class Flaky(rg.Node):
     def post(self, shared: Any, prep_res: Any, exec_res: int) -> None:
         shared["answer"] = exec_res
         shared["calls"] = self.calls
+        shared["cur_retry"] = self.retries_seen
 
 
 async def test_retries_until_success_and_records_each_attempt() -> None:
@@ -156,7 +203,7 @@ async def test_retries_until_success_and_records_each_attempt() -> None:
     flaky = Flaky(2, max_retries=3, wait=0.5, backoff="exponential", sleep=sleep)
     async with rt.Session() as session:
         result = await rg.Graph(flaky).run()
-    assert result.shared == {"answer": 3, "calls": 3}
+    assert result.shared == {"answer": 3, "calls": 3, "cur_retry": [0, 1, 2]}
     assert sleep.delays == [0.5, 1.0]
     attempts = [(name, status) for _, name, status in tree(session) if name == "Flaky.exec"]
     assert attempts == [
@@ -164,16 +211,18 @@ async def test_retries_until_success_and_records_each_attempt() -> None:
         ("Flaky.exec", "failed"),
         ("Flaky.exec", "succeeded"),
     ]
-    step = next(r for _, r in session.info.walk() if r.node_name == "Flaky")
-    assert step.output.attempts == 3
-    assert not step.output.fallback
+    step = rg.StepOutcome.from_record(
+        next(r for _, r in session.info.walk() if r.node_name == "Flaky").output
+    )
+    assert step.attempts == 3
+    assert not step.fallback
     stats = flaky.statistics()
     assert (stats.steps, stats.attempts, stats.retries, stats.failures) == (1, 3, 2, 0)
     assert flaky.calls == 0  # the definition is untouched: runs work on copies
 
 
 async def test_exhausted_retries_raise_the_nodes_own_exception() -> None:
-    flaky = Flaky(5, max_retries=1, sleep=SleepRecorder())
+    flaky = Flaky(5, max_retries=2, sleep=SleepRecorder())
     with pytest.raises(ConnectionError, match="attempt 2 failed"):
         await rg.Graph(flaky).run()
     assert flaky.statistics().failures == 1
@@ -187,14 +236,16 @@ async def test_fallback_after_retries() -> None:
             assert isinstance(exc, ConnectionError)
             return -1
 
-    node = WithFallback(10, max_retries=2, wait=1.0, backoff="linear", sleep=sleep)
+    node = WithFallback(10, max_retries=3, wait=1.0, backoff="linear", sleep=sleep)
     async with rt.Session() as session:
         result = await rg.Graph(node).run()
     assert result.shared["answer"] == -1
     assert sleep.delays == [1.0, 2.0]
-    step = next(r for _, r in session.info.walk() if r.node_name == "WithFallback")
-    assert step.output.fallback
-    assert step.output.attempts == 3
+    step = rg.StepOutcome.from_record(
+        next(r for _, r in session.info.walk() if r.node_name == "WithFallback").output
+    )
+    assert step.fallback
+    assert step.attempts == 3
     assert node.statistics().fallbacks == 1
 
 
@@ -216,7 +267,9 @@ async def test_max_wait_caps_the_backoff() -> None:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
+        ({"max_retries": 0}, "max_retries"),
         ({"max_retries": -1}, "max_retries"),
+        ({"exec_in_thread": "yes"}, "exec_in_thread"),
         ({"wait": -0.1}, "wait"),
         ({"backoff": "random"}, "backoff"),
         ({"sleep": 3}, "sleep"),
@@ -251,10 +304,12 @@ async def test_steps_stay_async_whatever_the_session_mode(mode: str) -> None:
     }
 
 
-async def test_sync_exec_can_call_nodes_with_call_sync() -> None:
+async def test_sync_exec_in_a_thread_can_call_nodes_with_call_sync() -> None:
     from tests.support import Adder
 
     class SyncCaller(rg.Node):
+        exec_in_thread = True
+
         def exec(self, prep_res: Any) -> int:
             return rt.call_sync(Adder, 20, 22)
 

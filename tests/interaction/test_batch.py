@@ -111,3 +111,36 @@ async def test_batch_records_parent_inside_a_node() -> None:
         assert await rt.call(Fan, 4) == [0, 1, 2, 3]
     root = session.info.root_requests()[0]
     assert len(session.info.children(root.request_id)) == 4
+
+
+async def _add3(a: int, b: int = 0, c: int = 0) -> int:
+    return a + b + c
+
+
+async def test_constant_keyword_arguments_reach_every_call() -> None:
+    async with rt.Session(store=None) as run:
+        assert await rt.call_batch(_add3, [1, 2, 3], c=10) == [11, 12, 13]
+    assert [r.kwargs for r in run.info.root_requests()] == [{"c": 10}] * 3
+
+
+async def test_endless_iterables_are_cut_to_the_others_length() -> None:
+    import itertools
+
+    async with rt.Session(store=None):
+        assert await rt.call_batch(_add3, [1, 2], itertools.repeat(5)) == [6, 7]
+        assert await rt.call_batch(_add3, (i for i in range(3)), itertools.count(10)) == [
+            10,
+            12,
+            14,
+        ]
+        with pytest.raises(rt.NodeInvocationError, match="ran out after 1 items"):
+            await rt.call_batch(_add3, [1, 2], (i for i in range(1)))
+
+
+async def test_partial_functions_are_nodes_named_after_their_function() -> None:
+    import functools
+
+    async with rt.Session(store=None) as run:
+        assert await rt.call_batch(functools.partial(_add3, b=100), [1, 2]) == [101, 102]
+        assert await rt.call(functools.partial(_add3, 1, 2), c=3) == 6
+    assert {r.node_name for r in run.info.root_requests()} == {"_add3"}

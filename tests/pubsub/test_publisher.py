@@ -9,6 +9,7 @@ import runtree as rt
 from runtree.pubsub import (
     Message,
     RequestCreation,
+    RequestFailure,
     RequestSuccess,
     RTPublisher,
     Streaming,
@@ -252,3 +253,47 @@ def test_sync_close_delivers_to_thread_subscribers() -> None:
     assert got == [0, 1, 2]
     assert publisher.closed
     publisher.close()  # closing twice is harmless
+
+
+class Reporting(rt.Node[int]):
+    """Reports attributes about itself (contract 1), then returns or raises."""
+
+    def __init__(self, fail: bool) -> None:
+        super().__init__()
+        self.fail = fail
+
+    async def invoke(self) -> int:
+        self.details["attributes"] = {"gen_ai.usage.input_tokens": 7, "runtree.kind": "llm"}
+        if self.fail:
+            raise LookupError("nothing found")
+        return 1
+
+
+async def test_request_end_messages_carry_the_request_attributes() -> None:
+    ended: list[RequestSuccess | RequestFailure] = []
+    async with rt.Session(store=None) as session:
+        session.publisher.subscribe(ended.append, topics=(RequestSuccess, RequestFailure))
+        await rt.call(Reporting, False)
+        with pytest.raises(LookupError):
+            await rt.call(Reporting, True)
+        await rt.call(Adder, 1, 2)  # reports nothing
+    expected = {"gen_ai.usage.input_tokens": 7, "runtree.kind": "llm"}
+    assert [(type(m).__name__, m.attributes) for m in ended] == [
+        ("RequestSuccess", expected),
+        ("RequestFailure", expected),
+        ("RequestSuccess", None),
+    ]
+
+
+async def test_a_plain_job_has_no_attributes() -> None:
+    from runtree.execution.coordinator import Coordinator
+    from runtree.execution.task import Task
+
+    coordinator = Coordinator()
+    publisher = RTPublisher()
+    coordinator.start(publisher)
+    response = await coordinator.submit(Task(request_id="j1", node=Adder(1, 2)))
+    failure = await coordinator.submit(Task(request_id="j2", node=Reporting(True)))
+    await publisher.aclose()
+    assert isinstance(response, RequestSuccess) and response.attributes is None
+    assert isinstance(failure, RequestFailure) and failure.attributes is None

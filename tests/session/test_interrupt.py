@@ -52,9 +52,8 @@ def test_ctrl_c_ends_the_run_and_says_how_to_resume(tmp_path: Path, style: str, 
         (run,) = store.list_runs()
         requests = store.get_requests(run.run_id)
     hints = [line for line in result.stderr.splitlines() if "runtree resume" in line]
-    assert hints == [
-        f"runtree: run {run.run_id} was interrupted; resume it with: runtree resume {run.run_id}"
-    ]
+    short = run.run_id[:12]
+    assert hints == [f"runtree: interrupted (run {short}); resume it: runtree resume {short}"]
     assert run.status == "failed" and "KeyboardInterrupt" in (run.error or "")
     assert [(r.node_name, r.status) for r in requests] == [
         ("Parent", "cancelled"),

@@ -185,3 +185,55 @@ async def test_communication_objects_appear_in_session_statistics() -> None:
         stats = session.statistics().communication["numbers"]
         assert (stats.sent, stats.received, stats.depth) == (2, 1, 1)
     assert len(snapshots) == 1 and "numbers" in snapshots[0].objects
+
+
+# -- on_close: resources that belong to the run -------------------------------------------------
+
+
+async def test_on_close_runs_closers_last_first_before_the_journal_closes() -> None:
+    seen: list[str] = []
+
+    async def close_async() -> None:
+        assert session.journal is not None
+        seen.append(f"async, session {session.status}, journal {session.journal.status}")
+
+    async with rt.Session(name="closers") as session:
+        session.on_close(lambda: seen.append("sync"))
+        session.on_close(close_async)
+        assert seen == []
+    assert seen == ["async, session closed, journal open", "sync"]
+
+
+def test_on_close_in_a_sync_session_and_a_failing_closer_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("closer broke")
+
+    with pytest.raises(Boom), rt.Session(store=None) as session:
+        session.on_close(lambda: seen.append("closed"))
+        session.on_close(broken)
+        raise Boom("the body's error wins")
+    assert seen == ["closed"]
+    assert "closer broke" in caplog.text
+
+
+async def test_on_close_of_a_sync_session_inside_a_loop_runs_in_the_background() -> None:
+    closed = asyncio.Event()
+
+    async def closer() -> None:
+        closed.set()
+
+    with rt.Session(store=None) as session:
+        session.on_close(closer)
+    await asyncio.wait_for(closed.wait(), 5)
+
+
+async def test_on_close_rejects_bad_input_and_closed_sessions() -> None:
+    async with rt.Session(store=None) as session:
+        with pytest.raises(rt.ConfigurationError, match="needs a callable"):
+            session.on_close("nope")  # type: ignore[arg-type]
+    with pytest.raises(rt.SessionStateError, match="is closed"):
+        session.on_close(lambda: None)

@@ -167,6 +167,29 @@ def test_thread_without_session_context_gets_a_clear_error() -> None:
     assert len(caught) == 1
 
 
+def test_sessions_of_other_threads_are_independent_runs() -> None:
+    """A server's session (on its own loop, in its own thread) or a worker thread's session
+    does not make a plain call elsewhere an error: only a script's `with` block does."""
+    opened, release = threading.Event(), threading.Event()
+
+    def server() -> None:
+        async def serve() -> None:
+            async with rt.Session(store=None, name="server"):
+                opened.set()
+                await asyncio.to_thread(release.wait, 30)
+
+        asyncio.run(serve())
+
+    thread = threading.Thread(target=server)
+    thread.start()
+    try:
+        assert opened.wait(30)
+        assert rt.call_sync(Adder, 1, 2) == 3  # a temporary session, as before
+    finally:
+        release.set()
+        thread.join()
+
+
 class AsyncioInside(rt.Node[dict[str, object]]):
     """Reports what asyncio says inside the node, before and after suspending."""
 

@@ -14,7 +14,15 @@ from rich.tree import Tree
 
 from runtree.store.record import RunInfo, StoredRequest
 
-__all__ = ["format_duration", "format_time", "request_tree", "run_header", "runs_table"]
+__all__ = [
+    "call_text",
+    "format_duration",
+    "format_time",
+    "request_detail",
+    "request_tree",
+    "run_header",
+    "runs_table",
+]
 
 STYLES = {
     "succeeded": "green",
@@ -126,3 +134,63 @@ def request_tree(
     if len(requests) > shown:
         tree.add(Text(f"… {len(requests) - shown} more requests (--max-requests)", style="dim"))
     return tree
+
+
+def call_text(node_name: str, inputs: Any, *, limit: int = 120) -> str:
+    """The call as code would write it, ``Leaf(1, scale=2)``, cut to ``limit`` characters."""
+    parts: list[str] = []
+    if isinstance(inputs, dict) and isinstance(inputs.get("args"), list):
+        parts = [json.dumps(a, ensure_ascii=False) for a in inputs["args"]]
+        kwargs = inputs.get("kwargs")
+        if isinstance(kwargs, dict):
+            parts += [f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in kwargs.items()]
+    elif inputs is not None:
+        parts = [json.dumps(inputs, ensure_ascii=False)]
+    text = f"{node_name}({', '.join(parts)})"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(title: str, value: Any) -> list[Text]:
+    body = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    return [Text(f"{title}:", style="bold"), Text("  " + body.replace("\n", "\n  "))]
+
+
+def request_detail(
+    run: RunInfo, request: StoredRequest, requests: Sequence[StoredRequest]
+) -> Group:
+    """One request whole: where it sits, its inputs, output, attributes and error with the
+    full traceback."""
+    names = {r.request_id: r.node_name for r in requests}
+    children = [r.request_id for r in requests if r.parent_id == request.request_id]
+    title = Text.assemble(("request ", "bold"), (request.request_id, "bold cyan"), "  ")
+    title.append(request.node_name, style="bold")
+    title.append("  ")
+    title.append_text(_status(request.status))
+    if request.replayed:
+        title.append(" replayed (answered from the journal on resume)", style="cyan")
+    parent = "-"
+    if request.parent_id is not None:
+        parent = f"{request.parent_id} ({names.get(request.parent_id, '?')})"
+    lines: list[Text] = [
+        title,
+        Text(f"run: {run.run_id}   parent: {parent}   mode: {request.mode or '-'}"),
+        Text(
+            f"started: {format_time(request.start_time)}   "
+            f"duration: {format_duration(request.duration)}   children: {len(children)}"
+        ),
+    ]
+    lines += _section("inputs", request.inputs)
+    if request.status == "succeeded":
+        lines += _section("output", request.output)
+    if request.attributes:
+        lines += _section("attributes", request.attributes)
+    error = request.error
+    if isinstance(error, dict):
+        lines.append(
+            Text(f"error: {error.get('type', '?')}: {error.get('message', '')}", style="red")
+        )
+        if error.get("traceback"):
+            lines += _section("traceback", str(error["traceback"]).rstrip("\n"))
+    elif error is not None:
+        lines += _section("error", error)
+    return Group(*lines)

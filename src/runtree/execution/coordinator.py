@@ -143,6 +143,7 @@ class Coordinator:
                 start_time=job.start_time,
                 end_time=job.end_time or job.start_time,
                 error=exc,
+                attributes=getattr(job, "attributes", None),
             )
         job = self.state.jobs[task.request_id]
         return RequestSuccess(
@@ -151,6 +152,7 @@ class Coordinator:
             start_time=job.start_time,
             end_time=job.end_time or job.start_time,
             result=result,
+            attributes=getattr(job, "attributes", None),
         )
 
     async def run(self, task: Task[Any], mode: str = "async", *, job: Job | None = None) -> Any:
@@ -185,7 +187,8 @@ class Coordinator:
         return strategy.execute(task)
 
     def succeed(self, job: Job, result: Any) -> None:
-        """Close ``job`` as succeeded and publish ``RequestSuccess`` if anyone listens."""
+        """Close ``job`` as succeeded and publish ``RequestSuccess`` if anyone listens (with
+        the job's ``attributes``: a session's request records have them, a plain job not)."""
         end = time.time()
         self.state.end_job(job, "succeeded", end)
         publisher = self.publisher
@@ -197,11 +200,13 @@ class Coordinator:
                     start_time=job.start_time,
                     end_time=end,
                     result=result,
+                    attributes=getattr(job, "attributes", None),
                 )
             )
 
     def fail(self, job: Job, error: BaseException) -> None:
-        """Close ``job`` as failed (or cancelled) and publish ``RequestFailure``."""
+        """Close ``job`` as failed (or cancelled) and publish ``RequestFailure`` (with the
+        job's ``attributes``, as :meth:`succeed`)."""
         end = time.time()
         cancelled = isinstance(error, asyncio.CancelledError)
         self.state.end_job(job, "cancelled" if cancelled else "failed", end)
@@ -215,6 +220,7 @@ class Coordinator:
                     end_time=end,
                     error=error,
                     cancelled=cancelled,
+                    attributes=getattr(job, "attributes", None),
                 )
             )
 

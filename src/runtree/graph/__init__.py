@@ -11,24 +11,35 @@
 
     load >> clean >> [left, right] >> merge       # >> wires, a list fans out
     check - "retry" >> load                        # an action picks the successor
+    check - "done" >> None                         # an end wired on purpose
     result = await rg.Graph(load).run({})          # every step is a request of the run tree
 
-See ``docs/graph.md``.
+    class PerFile(rg.BatchGraph):                  # the steps once per parameter set
+        def prep(self, shared):
+            return [{"file": name} for name in shared["files"]]  # nodes read self.params
+
+Journaled runs resume with the shared store restored. See ``docs/graph.md``.
 """
 
 from __future__ import annotations
 
 from runtree.graph.base import DEFAULT_ACTION, BaseNode, StepOutcome, Transition
 from runtree.graph.batch import BatchNode, ParallelBatchNode
+from runtree.graph.batch_graph import BatchGraph, ParallelBatchGraph
 from runtree.graph.errors import (
     GraphDefinitionError,
     GraphError,
+    GraphResumeError,
+    GraphWarning,
     MaxStepsExceededError,
     SharedStateConflictError,
+    SuccessorsIgnoredWarning,
     UnmatchedActionError,
+    UnmatchedActionWarning,
 )
 from runtree.graph.graph import (
     DEFAULT_MAX_STEPS,
+    MERMAID_ATTRIBUTE,
     Graph,
     GraphResult,
     GraphStatistics,
@@ -40,6 +51,7 @@ from runtree.graph.shared import DELETED, BranchStore, SharedConflict
 
 __all__ = [
     "BaseNode",
+    "BatchGraph",
     "BatchNode",
     "BranchStore",
     "DEFAULT_ACTION",
@@ -50,16 +62,22 @@ __all__ = [
     "GraphDefinitionError",
     "GraphError",
     "GraphResult",
+    "GraphResumeError",
     "GraphStatistics",
+    "GraphWarning",
+    "MERMAID_ATTRIBUTE",
     "MaxStepsExceededError",
     "Node",
     "NodeStatistics",
     "Parallel",
+    "ParallelBatchGraph",
     "ParallelBatchNode",
     "SharedConflict",
     "SharedStateConflictError",
     "StepOutcome",
+    "SuccessorsIgnoredWarning",
     "Transition",
     "UnmatchedAction",
     "UnmatchedActionError",
+    "UnmatchedActionWarning",
 ]

@@ -1,70 +1,182 @@
-"""What every graph step has in common: a name, successors by action, and ``>>`` wiring.
+"""What every graph step has in common: a name, params, successors by action, ``>>`` wiring.
 
 ``a >> b`` makes ``b`` follow ``a`` on the ``"default"`` action; ``a - "retry" >> b`` on the
-``"retry"`` action; ``a >> [b, c]`` (or ``a >> Parallel(b, c)``) runs ``b`` and ``c`` in
-parallel. Each ``>>`` returns its right side, so chains read left to right:
-``load >> clean >> [left, right] >> merge``.
+``"retry"`` action; ``a - "done" >> None`` ends the run there on purpose; ``a >> [b, c]`` (or
+``a >> Parallel(b, c)``) runs ``b`` and ``c`` in parallel. Each ``>>`` returns its right
+side, so chains read left to right: ``load >> clean >> [left, right] >> merge``.
 """
 
 from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
+import warnings
 from collections.abc import Mapping, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from runtree.graph.errors import GraphDefinitionError
+from runtree.errors import ConfigurationError
+from runtree.graph._tracking import Record, StepContext, run_step, run_step_sync
+from runtree.graph.errors import GraphDefinitionError, SuccessorsIgnoredWarning
 
 if TYPE_CHECKING:
-    from runtree.graph.parallel import Parallel
+    from runtree.graph.graph import GraphResult
     from runtree.graph.shared import SharedConflict
 
-__all__ = ["DEFAULT_ACTION", "BaseNode", "Outcome", "StepOutcome", "Transition", "check_action"]
+__all__ = [
+    "DEFAULT_ACTION",
+    "BaseNode",
+    "StepOutcome",
+    "Transition",
+    "check_action",
+    "check_flag",
+    "check_limit",
+    "check_params",
+    "route",
+]
 
 #: The action of ``a >> b`` and of a ``post`` that returns ``None``.
 DEFAULT_ACTION = "default"
 
+# Bumped by every change of any node's wiring: what is derived from a graph's structure
+# (its Mermaid picture) is cached with the version it was made at.
+_wiring_changes = itertools.count(1)
+_wiring_version = 0
+
+
+def wiring_version() -> int:
+    """A number that changes whenever any node's wiring (or a graph's start) changes."""
+    return _wiring_version
+
+
+def wiring_changed() -> None:
+    global _wiring_version
+    _wiring_version = next(_wiring_changes)
+
+
 Shared = MutableMapping[str, Any]
-
-
-class Outcome(Protocol):
-    """What a step reports: the action it chose and its result."""
-
-    @property
-    def action(self) -> str: ...
-
-    @property
-    def result(self) -> Any: ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class StepOutcome:
-    """How one step ended; the output of the step's request in the run tree.
+    """How one step ended.
 
-    ``attempts`` counts the ``exec`` attempts (over all items of a batch), ``fallback``
-    tells whether ``exec_fallback`` produced the result, ``errors`` counts the items or
-    branches whose exception was collected, ``conflicts`` lists the shared-store conflicts
-    resolved by a ``"last_wins"``/``"first_wins"`` policy.
+    ``action`` is what ``post`` returned (``None`` when it returned nothing), ``result``
+    what ``exec`` returned (a list for batch and parallel steps). ``attempts`` counts the
+    ``exec`` attempts (over all items of a batch), ``fallback`` tells whether
+    ``exec_fallback`` produced the result, ``errors`` counts the items or branches whose
+    exception was collected, ``conflicts`` lists the shared-store conflicts resolved by a
+    ``"last_wins"``/``"first_wins"`` policy.
+
+    The output of the step's request in the run tree is this outcome as plain data
+    (:meth:`to_record`), plus, in a journaled run, ``"shared"``: what the step changed in
+    the shared store. ``StepOutcome.from_record(record.output)`` reads it back.
     """
 
     node: str
-    action: str
+    action: str | None
     result: Any = None
     attempts: int = 0
     fallback: bool = False
     errors: int = 0
     conflicts: tuple[SharedConflict, ...] = ()
 
+    def to_record(self) -> Record:
+        record: Record = {"node": self.node, "action": self.action, "result": self.result}
+        if self.attempts:
+            record["attempts"] = self.attempts
+        if self.fallback:
+            record["fallback"] = True
+        if self.errors:
+            record["errors"] = self.errors
+        if self.conflicts:
+            record["conflicts"] = [conflict_record(c) for c in self.conflicts]
+        return record
 
-def check_action(action: object, where: str) -> str:
-    """Validate an action name given to ``-`` or returned by ``post``."""
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StepOutcome:
+        return cls(
+            node=record["node"],
+            action=record.get("action"),
+            result=record.get("result"),
+            attempts=record.get("attempts", 0),
+            fallback=record.get("fallback", False),
+            errors=record.get("errors", 0),
+            conflicts=conflicts_from(record),
+        )
+
+
+def conflict_record(conflict: SharedConflict) -> Record:
+    return {
+        "key": conflict.key,
+        "branches": list(conflict.branches),
+        "values": list(conflict.values),
+    }
+
+
+def conflicts_from(record: Mapping[str, Any]) -> tuple[SharedConflict, ...]:
+    from runtree.graph.shared import SharedConflict
+
+    return tuple(
+        SharedConflict(key=c["key"], branches=tuple(c["branches"]), values=tuple(c["values"]))
+        for c in record.get("conflicts", ())
+    )
+
+
+def check_action(action: object, where: str) -> str | None:
+    """Validate an action returned by ``post`` (``None`` stays ``None``)."""
     if action is None:
-        return DEFAULT_ACTION
+        return None
     if not isinstance(action, str) or not action:
         raise GraphDefinitionError(
             f"{where}: an action must be a non-empty string (or None for 'default'), got {action!r}"
         )
     return action
+
+
+def route(action: str | None) -> str:
+    """The successor an action leads to: ``None`` leads where ``"default"`` does."""
+    return DEFAULT_ACTION if action is None else action
+
+
+def check_params(params: object, where: str) -> dict[str, Any]:
+    """Validate params (a mapping with string keys); a copy."""
+    if params is None:
+        return {}
+    if not isinstance(params, Mapping) or not all(isinstance(k, str) for k in params):
+        raise ConfigurationError(
+            f"{where}: params must be a dict with string keys, got {type(params).__name__} "
+            f"{params!r}"[:300]
+        )
+    return dict(params)
+
+
+def check_limit(value: object, where: str) -> int | None:
+    """Validate a ``max_concurrency`` (``None`` or an int >= 1)."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ConfigurationError(
+            f"{where}: max_concurrency must be None or an int >= 1, got {value!r}"
+        )
+    return value
+
+
+def check_flag(value: object, where: str, option: str) -> bool:
+    """Validate a True/False option."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{where}: {option} must be True or False, got {value!r}")
+    return value
+
+
+def check_store(shared: object, where: str) -> Shared:
+    """The shared store to run on: ``shared``, or a new dict for ``None``."""
+    if shared is None:
+        return {}
+    if not isinstance(shared, MutableMapping):
+        raise ConfigurationError(
+            f"{where}: the shared store must be a dict (or MutableMapping), "
+            f"got {type(shared).__name__}"
+        )
+    return shared
 
 
 def _describe(value: object) -> str:
@@ -76,9 +188,11 @@ def _describe(value: object) -> str:
 class BaseNode:
     """Base of everything a graph can run as a step: ``Node``, ``Graph``, ``Parallel``.
 
-    ``name`` (keyword) labels the step in the run tree and in results; it defaults to the
-    class name. Attributes named in ``shared_attributes`` are shared by every run of the
-    node; all other instance attributes are copied for each run (see :meth:`fresh`).
+    ``name`` labels the step in the run tree and in results; it defaults to the class name.
+    ``params`` is a dict the running graph sets for each step (batch graphs give each run
+    its own); :meth:`set_params` sets the defaults. Attributes named in
+    ``shared_attributes`` are shared by every run of the node; all other instance
+    attributes are copied for each run (see :meth:`fresh`).
     """
 
     #: attributes kept by reference in per-run copies (clients, locks, caches you share)
@@ -90,7 +204,9 @@ class BaseNode:
         if name is not None and (not isinstance(name, str) or not name):
             raise GraphDefinitionError(f"name must be a non-empty string, got {name!r}")
         self._name = name or type(self).__name__
-        self._successors: dict[str, BaseNode] = {}
+        self._successors: dict[str, BaseNode | None] = {}
+        #: the params of the running step (the graph's, merged over these defaults)
+        self.params: dict[str, Any] = {}
 
     # -- identity and wiring -----------------------------------------------------------------
 
@@ -106,11 +222,11 @@ class BaseNode:
             ) from None
 
     @property
-    def successors(self) -> Mapping[str, BaseNode]:
-        """The next step for each action (read-only view)."""
+    def successors(self) -> Mapping[str, BaseNode | None]:
+        """The next step for each action (read-only view; ``None``: the run ends there)."""
         return dict(self._wiring())
 
-    def _wiring(self) -> dict[str, BaseNode]:
+    def _wiring(self) -> dict[str, BaseNode | None]:
         try:
             return self._successors
         except AttributeError:
@@ -119,21 +235,33 @@ class BaseNode:
                 "call it first so the node gets its name and successors"
             ) from None
 
-    def next(self, target: BaseNode | Sequence[BaseNode], action: str = DEFAULT_ACTION) -> Any:
+    def set_params(self, params: Mapping[str, Any]) -> None:
+        """Set this node's default params (a dict with string keys; copied)."""
+        self.params = check_params(params, f"{self.name}.set_params")
+
+    def next(
+        self, target: BaseNode | Sequence[BaseNode] | None, action: str = DEFAULT_ACTION
+    ) -> Any:
         """Make ``target`` follow this node on ``action``; returns the target (as ``>>``).
 
-        A list or tuple of nodes becomes a :class:`~runtree.graph.Parallel` step.
+        A list or tuple of nodes becomes a :class:`~runtree.graph.Parallel` step; ``None``
+        ends the run there (no warning: the end is wired on purpose).
         """
-        action = check_action(action, f"{self.name} - action")
-        node = as_step(target, f"{self.name} - {action!r} >>")
+        checked = check_action(action, f"{self.name} - action")
+        if checked is None:
+            checked = DEFAULT_ACTION
+        node = None if target is None else as_step(target, f"{self.name} - {checked!r} >>")
         wiring = self._wiring()
-        existing = wiring.get(action)
-        if existing is not None and existing is not node:
+        if checked in wiring and wiring[checked] is not node:
+            existing = wiring[checked]
             raise GraphDefinitionError(
-                f"node {self.name!r} already goes to {existing.name!r} on action {action!r}; "
-                f"use another action (`{self.name} - 'other' >> {node.name}`) or wire it once"
+                f"node {self.name!r} already goes to "
+                f"{'the end' if existing is None else repr(existing.name)} on action "
+                f"{checked!r}; use another action (`{self.name} - 'other' >> ...`) or wire "
+                "it once"
             )
-        wiring[action] = node
+        wiring[checked] = node
+        wiring_changed()
         return node
 
     def __rshift__(self, target: Any) -> Any:
@@ -147,7 +275,8 @@ class BaseNode:
         )
 
     def __sub__(self, action: Any) -> Transition:
-        return Transition(self, check_action(action, f"{self.name} - action"))
+        checked = check_action(action, f"{self.name} - action")
+        return Transition(self, DEFAULT_ACTION if checked is None else checked)
 
     # -- per-run state ---------------------------------------------------------------------
 
@@ -155,7 +284,9 @@ class BaseNode:
         """A copy of this node for one run: instance attributes are deep-copied (except the
         wiring and ``shared_attributes``), so runs never share mutable state."""
         clone = copy.copy(self)
-        memo: dict[int, Any] = {id(node): node for node in self._wiring().values()}
+        memo: dict[int, Any] = {
+            id(node): node for node in self._wiring().values() if node is not None
+        }
         keep = self.shared_attributes | self._definition_attributes
         for key, value in vars(self).items():
             if key in keep:
@@ -173,8 +304,79 @@ class BaseNode:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def _step(self, shared: Shared) -> Outcome:
-        """Run this node as one step on ``shared``; the step is a request of the run."""
+    async def run(
+        self, shared: Shared | None = None, params: Mapping[str, Any] | None = None
+    ) -> GraphResult:
+        """Run this node by itself on ``shared`` (a new dict if ``None``) with ``params``.
+
+        A graph runs from its start node; any other node runs one step, and its
+        successors are not followed (a :class:`~runtree.graph.SuccessorsIgnoredWarning`
+        says so): put it in a :class:`~runtree.graph.Graph` for that. Inside a session the
+        run is a request of that session; outside, of a new one.
+        """
+        from runtree.graph.graph import GraphResult
+
+        store, ctx = self._start(shared, params)
+        return GraphResult.from_record(await self._step(ctx), store)
+
+    def run_sync(
+        self, shared: Shared | None = None, params: Mapping[str, Any] | None = None
+    ) -> GraphResult:
+        """Blocking form of :meth:`run` for code without a running event loop."""
+        from runtree.graph.graph import GraphResult
+
+        store, ctx = self._start(shared, params)
+        record = run_step_sync(
+            self.name,
+            self._label(),
+            ctx,
+            lambda: self._step_body(ctx),
+            attributes=self._step_attributes(),
+        )
+        return GraphResult.from_record(record, store)
+
+    def _start(
+        self, shared: Shared | None, params: Mapping[str, Any] | None
+    ) -> tuple[Shared, StepContext]:
+        store = check_store(shared, f"{type(self).__name__} {self.name!r}")
+        checked = check_params(params, f"{self.name}.run")
+        self._check_runnable()
+        if self._wiring():
+            warnings.warn(
+                SuccessorsIgnoredWarning(
+                    f"{self.name}.run() runs {self.name!r} only; its successors "
+                    f"({', '.join(sorted(self._wiring()))}) are not followed. To run them, "
+                    f"run a graph: Graph({self.name}).run(...)"
+                ),
+                stacklevel=3,
+            )
+        return store, StepContext.start(store, checked)
+
+    def _check_runnable(self) -> None:
+        """Check the definition before a top-level run (graphs check their wiring)."""
+        self._validate()
+
+    def _label(self) -> str:
+        """This step's argument as shown in the run tree (part of its resume key)."""
+        return f"step {self.name}"
+
+    def _step_attributes(self) -> Mapping[str, Any] | None:
+        """The attributes of this step's request (contract 1), or ``None``. Called once
+        per step: keep it cheap (graphs return their cached picture)."""
+        return None
+
+    async def _step(self, ctx: StepContext) -> Record:
+        """Run this node as one step; the step is a request of the run; returns its record."""
+        return await run_step(
+            self.name,
+            self._label(),
+            ctx,
+            lambda: self._step_body(ctx),
+            attributes=self._step_attributes(),
+        )
+
+    async def _step_body(self, ctx: StepContext) -> Record:
+        """The work of one step (inside its request)."""
         raise NotImplementedError
 
     def _reachable(self) -> list[BaseNode]:
@@ -186,7 +388,7 @@ class BaseNode:
             if id(node) in seen:
                 continue
             seen[id(node)] = node
-            stack.extend(node._wiring().values())
+            stack.extend(n for n in node._wiring().values() if n is not None)
             stack.extend(node._children())
         return list(seen.values())
 
@@ -198,7 +400,9 @@ class BaseNode:
         """Check this node's own definition (called before a run)."""
 
     def __repr__(self) -> str:
-        actions = ", ".join(f"{a}->{n.name}" for a, n in self._wiring().items())
+        actions = ", ".join(
+            f"{a}->{'end' if n is None else n.name}" for a, n in self._wiring().items()
+        )
         return f"<{type(self).__qualname__} {self.name!r}{' ' + actions if actions else ''}>"
 
 

@@ -1,8 +1,11 @@
 """Batch steps: ``exec`` once per item, sequentially or in parallel.
 
-``prep(shared)`` returns the items (any iterable); ``exec(item)`` runs once per item, each
-with its own retries (``max_retries`` per item) and its own ``exec_fallback(item, exc)``;
-``post(shared, items, results)`` receives the results in item order.
+``prep(shared)`` returns the items (any iterable; ``None`` for none); ``exec(item)`` runs
+once per item, each with its own attempts (``max_retries`` per item) and its own
+``exec_fallback(item, exc)``; ``post(shared, items, results)`` receives the results in
+item order. A :class:`ParallelBatchNode` runs the items concurrently; its sync ``exec``
+runs in worker threads (``exec_in_thread = True`` by default there), so blocking work
+overlaps too.
 
 Each item runs on its own copy of the node, so attributes set in ``exec`` never leak from
 one item to another, and ``self.attempt`` counts that item's attempts. Without
@@ -18,8 +21,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Generic, TypeVar
 
-from runtree.errors import ConfigurationError
 from runtree.graph._gather import gather_ordered
+from runtree.graph.base import check_flag, check_limit
 from runtree.graph.errors import GraphDefinitionError
 from runtree.graph.node import Backoff, Node, Sleep
 
@@ -36,30 +39,29 @@ class BatchNode(Node[Any, Any], Generic[I, R]):
 
     def __init__(
         self,
-        *,
-        name: str | None = None,
         max_retries: int | None = None,
         wait: float | None = None,
+        name: str | None = None,
+        *,
         backoff: Backoff | None = None,
         max_wait: float | None = None,
         sleep: Sleep | None = None,
+        exec_in_thread: bool | None = None,
         return_exceptions: bool | None = None,
     ) -> None:
         super().__init__(
-            name=name,
-            max_retries=max_retries,
-            wait=wait,
+            max_retries,
+            wait,
+            name,
             backoff=backoff,
             max_wait=max_wait,
             sleep=sleep,
+            exec_in_thread=exec_in_thread,
         )
         if return_exceptions is not None:
-            if not isinstance(return_exceptions, bool):
-                raise ConfigurationError(
-                    f"node {self.name!r}: return_exceptions must be a bool, "
-                    f"got {return_exceptions!r}"
-                )
-            self.return_exceptions = return_exceptions
+            self.return_exceptions = check_flag(
+                return_exceptions, f"node {self.name!r}", "return_exceptions"
+            )
 
     def prep(self, shared: Any) -> Iterable[I] | Awaitable[Iterable[I]]:
         """Return the items to process. Default: no items."""
@@ -74,6 +76,8 @@ class BatchNode(Node[Any, Any], Generic[I, R]):
         raise exc
 
     def _items(self, prep_res: Any) -> list[Any]:
+        if prep_res is None:
+            return []
         if isinstance(prep_res, (str, bytes)) or not isinstance(prep_res, Iterable):
             raise GraphDefinitionError(
                 f"prep() of batch node {self.name!r} must return an iterable of items "
@@ -127,40 +131,38 @@ class BatchNode(Node[Any, Any], Generic[I, R]):
 
 
 class ParallelBatchNode(BatchNode[I, R]):
-    """``exec(item)`` for every item concurrently, at most ``max_concurrency`` at once."""
+    """``exec(item)`` for every item concurrently, at most ``max_concurrency`` at once (a
+    sync ``exec`` in worker threads)."""
 
     max_concurrency: int | None = None
+    exec_in_thread: bool = True
 
     def __init__(
         self,
-        *,
-        name: str | None = None,
         max_retries: int | None = None,
         wait: float | None = None,
+        name: str | None = None,
+        *,
         backoff: Backoff | None = None,
         max_wait: float | None = None,
         sleep: Sleep | None = None,
+        exec_in_thread: bool | None = None,
         return_exceptions: bool | None = None,
         max_concurrency: int | None = None,
     ) -> None:
         super().__init__(
-            name=name,
-            max_retries=max_retries,
-            wait=wait,
+            max_retries,
+            wait,
+            name,
             backoff=backoff,
             max_wait=max_wait,
             sleep=sleep,
+            exec_in_thread=exec_in_thread,
             return_exceptions=return_exceptions,
         )
         if max_concurrency is not None:
             self.max_concurrency = max_concurrency
-        limit = self.max_concurrency
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise ConfigurationError(
-                f"node {self.name!r}: max_concurrency must be None or an int >= 1, got {limit!r}"
-            )
+        check_limit(self.max_concurrency, f"node {self.name!r}")
 
     async def _run_items(self, jobs: list[Callable[[], Awaitable[Any]]]) -> list[Any]:
         return await gather_ordered(

@@ -14,8 +14,16 @@ attributes::
         ├── UnmatchedActionError (LookupError)
         │                                  an action has no successor and the graph was told
         │                                  ``on_unmatched="raise"``
-        └── SharedStateConflictError (RuntimeError)
-                                           parallel branches wrote the same shared-store key
+        ├── SharedStateConflictError (RuntimeError)
+        │                                  parallel branches wrote the same shared-store key
+        └── GraphResumeError (RuntimeError)
+                                           a resumed run cannot restore the shared store the
+                                           way the run it resumes left it
+
+    UserWarning
+    └── GraphWarning                       something that is probably a mistake
+        ├── UnmatchedActionWarning         a run stopped on an action without successor
+        └── SuccessorsIgnoredWarning       ``node.run()`` of a node that has successors
 
 A node's own exceptions are never wrapped: a ``ValueError`` raised in ``exec`` reaches the
 caller of ``graph.run()`` as that ``ValueError``.
@@ -33,9 +41,13 @@ if TYPE_CHECKING:
 __all__ = [
     "GraphDefinitionError",
     "GraphError",
+    "GraphResumeError",
+    "GraphWarning",
     "MaxStepsExceededError",
     "SharedStateConflictError",
+    "SuccessorsIgnoredWarning",
     "UnmatchedActionError",
+    "UnmatchedActionWarning",
 ]
 
 
@@ -112,3 +124,21 @@ class SharedStateConflictError(GraphError, RuntimeError):
     _defaults: ClassVar[dict[str, Any]] = {"conflicts": ()}
     step: str | None
     conflicts: tuple[SharedConflict, ...]
+
+
+class GraphResumeError(GraphError, RuntimeError):
+    """A resumed run cannot put the shared store back the way the run it resumes left it
+    (it did not start from the same shared store)."""
+
+
+class GraphWarning(UserWarning):
+    """Root of the warnings of :mod:`runtree.graph`: something that is probably a mistake."""
+
+
+class UnmatchedActionWarning(GraphWarning):
+    """A run stopped because a node returned an action it has no successor for (with the
+    default ``on_unmatched="stop"``)."""
+
+
+class SuccessorsIgnoredWarning(GraphWarning):
+    """``node.run()`` ran one node that has successors; they were not followed."""

@@ -1,45 +1,67 @@
-"""``Graph``: run steps from ``start``, following the action each step returns.
+"""``Graph``: run steps from its start node, following the action each step returns.
 
-``await graph.run(shared)`` runs ``start`` on the shared store (a ``dict``; a new one if not
-given), then the successor of the action it returned, and so on. The run ends when a step's
-node has no successors at all (its action is the run's final action), or when it has some
-but none for the action it returned: then the run stops with a clear record (a warning in
-the log, an ``"UnmatchedAction"`` request in the run tree, ``result.unmatched``), or raises
-:class:`~runtree.graph.errors.UnmatchedActionError` with ``on_unmatched="raise"``.
+``await graph.run(shared)`` runs the start node on the shared store (a ``dict``; a new one
+if not given), then the successor of the action its ``post`` returned (``None`` leads where
+``"default"`` does), and so on. The run ends when a step's node has no successors at all,
+when the action leads to ``None`` (``node - "done" >> None``), or when the node has
+successors but none for that action: then the run stops with a clear record (an
+:class:`~runtree.graph.UnmatchedActionWarning`, an ``"UnmatchedAction"`` request in the run
+tree, ``result.unmatched``), or raises :class:`~runtree.graph.errors.UnmatchedActionError`
+with ``on_unmatched="raise"``.
 
-More than ``max_steps`` steps raise :class:`~runtree.graph.errors.MaxStepsExceededError`
+A graph has ``prep(shared)`` and ``post(shared, prep_res, exec_res)`` of its own, run before
+and after its steps; ``exec_res`` is the action the last step returned, and what ``post``
+returns is the graph's action (by default that same action). ``params`` are given to every
+step. More than ``max_steps`` steps raise :class:`~runtree.graph.errors.MaxStepsExceededError`
 naming the loop. A run is a request of the current session named after the graph (a
 temporary session is opened outside one); each step is a child request. A graph is also a
-node: put it in another graph, and its final action picks the successor there.
+node: put it in another graph, and its action picks the successor there.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
-import logging
-from collections.abc import MutableMapping, Sequence
+import warnings
+from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any, Literal, get_args
 
 from runtree.errors import ConfigurationError
-from runtree.graph._tracking import StepWork, track, tracked_class
-from runtree.graph.base import BaseNode, Shared, as_step
-from runtree.graph.errors import GraphDefinitionError, MaxStepsExceededError, UnmatchedActionError
+from runtree.graph._tracking import Record, StepContext, maybe_await, track
+from runtree.graph.base import (
+    BaseNode,
+    Shared,
+    StepOutcome,
+    as_step,
+    check_action,
+    conflict_record,
+    conflicts_from,
+    route,
+    wiring_version,
+)
+from runtree.graph.errors import (
+    GraphDefinitionError,
+    MaxStepsExceededError,
+    UnmatchedActionError,
+    UnmatchedActionWarning,
+)
 from runtree.graph.shared import SharedConflict
-from runtree.interaction import call_sync
 
 __all__ = [
     "DEFAULT_MAX_STEPS",
+    "MERMAID_ATTRIBUTE",
+    "UNMATCHED_POLICIES",
     "Graph",
     "GraphResult",
     "GraphStatistics",
-    "UNMATCHED_POLICIES",
     "UnmatchedAction",
     "UnmatchedPolicy",
 ]
 
-logger = logging.getLogger("runtree.graph")
-
 DEFAULT_MAX_STEPS = 1000
+#: the request attribute holding a graph's picture (``to_mermaid()``): ``runtree viz``
+#: draws the steps a run took on it, untaken nodes and transitions included
+MERMAID_ATTRIBUTE = "runtree.graph.mermaid"
 UnmatchedPolicy = Literal["stop", "raise"]
 UNMATCHED_POLICIES: tuple[str, ...] = get_args(UnmatchedPolicy)
 
@@ -50,29 +72,39 @@ class UnmatchedAction:
 
     graph: str
     node: str
-    action: str
+    action: str | None
     available: tuple[str, ...]
 
     def describe(self) -> str:
         return (
-            f"graph {self.graph!r} stopped: node {self.node!r} returned action {self.action!r} "
-            f"but only has successors for {list(self.available)}"
+            f"Graph ends: '{self.action}' not found in {list(self.available)} "
+            f"(graph {self.graph!r} stopped after node {self.node!r})"
         )
+
+    def to_record(self) -> Record:
+        return {
+            "graph": self.graph,
+            "node": self.node,
+            "action": self.action,
+            "available": list(self.available),
+        }
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class GraphResult:
-    """How a graph run ended.
+    """How a run ended.
 
-    ``action`` is the last step's action, ``last_node`` its node, ``result`` its result
-    (``exec``'s return value; a list for batch and parallel steps), ``path`` the node names
-    in the order they ran, ``steps`` their count. ``unmatched`` is set when the run stopped
-    on an action without successor. ``conflicts`` collects the shared-store conflicts that
-    parallel steps resolved by policy. ``shared`` is the run's shared store.
+    ``action`` is the run's action: what the last step's ``post`` returned (``None`` when
+    it returned nothing), or what the graph's own ``post`` made of it. ``last_node`` names
+    the last step, ``result`` is its result (``exec``'s return value; a list for batch and
+    parallel steps), ``path`` the node names in the order they ran, ``steps`` their count.
+    ``unmatched`` is set when the run stopped on an action without successor.
+    ``conflicts`` collects the shared-store conflicts that parallel steps resolved by
+    policy. ``shared`` is the run's shared store.
     """
 
     graph: str
-    action: str
+    action: str | None
     last_node: str
     result: Any
     steps: int
@@ -83,8 +115,35 @@ class GraphResult:
 
     @property
     def completed(self) -> bool:
-        """True when the run ended on a node without successors (not on an unmatched action)."""
+        """True unless the run stopped on an action its node has no successor for."""
         return self.unmatched is None
+
+    @classmethod
+    def from_record(
+        cls, record: Mapping[str, Any], shared: MutableMapping[str, Any]
+    ) -> GraphResult:
+        """The result of a run from its request's output (a graph's or a single step's)."""
+        name = record["node"]
+        path = tuple(record.get("path", (name,)))
+        unmatched = record.get("unmatched")
+        return cls(
+            graph=name,
+            action=record.get("action"),
+            last_node=record.get("last_node", name),
+            result=record.get("result"),
+            steps=record.get("steps", len(path)),
+            path=path,
+            shared=shared,
+            unmatched=None
+            if unmatched is None
+            else UnmatchedAction(
+                graph=unmatched["graph"],
+                node=unmatched["node"],
+                action=unmatched["action"],
+                available=tuple(unmatched["available"]),
+            ),
+            conflicts=conflicts_from(record),
+        )
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,18 +170,23 @@ def _find_loop(path: Sequence[str]) -> tuple[str, ...]:
 
 
 class Graph(BaseNode):
-    """A graph of steps starting at ``start``; see the module docstring."""
+    """A graph of steps starting at ``start``; see the module docstring.
+
+    The start node may be given later: ``graph = Graph(); graph.start(load) >> clean``.
+    """
 
     def __init__(
         self,
-        start: BaseNode | Sequence[BaseNode],
+        start: BaseNode | Sequence[BaseNode] | None = None,
         *,
         name: str | None = None,
         max_steps: int = DEFAULT_MAX_STEPS,
         on_unmatched: UnmatchedPolicy = "stop",
     ) -> None:
         super().__init__(name=name)
-        self.start: BaseNode = as_step(start, "Graph(start)")
+        self.start_node: BaseNode | None = (
+            None if start is None else as_step(start, f"Graph {self.name!r}: start")
+        )
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
             raise ConfigurationError(f"graph {self.name!r}: max_steps must be an int >= 1")
         if on_unmatched not in UNMATCHED_POLICIES:
@@ -133,14 +197,42 @@ class Graph(BaseNode):
         self.max_steps = max_steps
         self.on_unmatched: UnmatchedPolicy = on_unmatched
         self._counts = dict.fromkeys(("runs", "completed", "unmatched", "failed", "steps"), 0)
+        # (wiring version, start node, attributes): the picture each run's request carries
+        self._picture: tuple[int, BaseNode | None, Mapping[str, Any] | None] | None = None
+
+    def start(self, node: BaseNode | Sequence[BaseNode]) -> Any:
+        """Make ``node`` the start node; returns it, so wiring can go on:
+        ``graph.start(load) >> clean``."""
+        self.start_node = as_step(node, f"{self.name}.start()")
+        return self.start_node
 
     def fresh(self) -> BaseNode:
-        return self  # a definition only: per-run state lives in the run
+        return self  # a definition: each run works on a shallow copy with its params
+
+    # -- the graph's own prep and post (override these) --------------------------------------
+
+    def prep(self, shared: Shared) -> Any:
+        """Run before the first step. Default: ``None``."""
+        return None
+
+    def post(self, shared: Shared, prep_res: Any, exec_res: Any) -> Any:
+        """Run after the last step; ``exec_res`` is the last step's action. Returns the
+        graph's action. Default: ``exec_res``."""
+        return exec_res
+
+    # -- definition ------------------------------------------------------------------------
+
+    def _first(self) -> BaseNode:
+        if self.start_node is None:
+            raise GraphDefinitionError(
+                f"graph {self.name!r} has no start node: Graph(start) or graph.start(node)"
+            )
+        return self.start_node
 
     def nodes(self) -> list[BaseNode]:
-        """Every node reachable from ``start`` (parallel branches included; not the insides
-        of nested graphs)."""
-        return self.start._reachable()
+        """Every node reachable from the start node (parallel branches included; not the
+        insides of nested graphs)."""
+        return self._first()._reachable()
 
     def validate(self) -> None:
         """Check the wiring; raises :class:`GraphDefinitionError` naming the problem."""
@@ -151,55 +243,68 @@ class Graph(BaseNode):
                 )
             node._validate()
 
+    def _check_runnable(self) -> None:
+        self.validate()
+
     def statistics(self) -> GraphStatistics:
         return GraphStatistics(name=self.name, **self._counts)
 
+    def to_mermaid(self, *, direction: str = "TD") -> str:
+        """The graph as Mermaid flowchart text (see :mod:`runtree.graph.mermaid`)."""
+        from runtree.graph.mermaid import to_mermaid
+
+        return to_mermaid(self, direction=direction)
+
+    def _step_attributes(self) -> Mapping[str, Any] | None:
+        """``{"runtree.graph.mermaid": self.to_mermaid()}``, made once and again only after
+        some wiring changed (so a run step costs a comparison, not a walk of the graph)."""
+        version, start = wiring_version(), self.start_node
+        cached = self._picture
+        if cached is not None and cached[0] == version and cached[1] is start:
+            return cached[2]
+        try:
+            attributes: Mapping[str, Any] | None = {MERMAID_ATTRIBUTE: self.to_mermaid()}
+        except GraphDefinitionError:  # no start node: the run itself says so
+            attributes = None
+        self._picture = (version, start, attributes)
+        return attributes
+
     # -- running -----------------------------------------------------------------------------
 
-    async def run(self, shared: Shared | None = None) -> GraphResult:
-        """Run the graph on ``shared`` (a new dict if ``None``) and report how it ended.
-
-        Inside a session the run is a request of that session; outside, of a new one.
-        """
-        store = self._store(shared)
-        self.validate()
-        return await track(self.name, lambda: self._execute(store), label=f"run {self.name}")
-
-    def run_sync(self, shared: Shared | None = None) -> GraphResult:
-        """Blocking form of :meth:`run` for code without a running event loop."""
-        store = self._store(shared)
-        self.validate()
-        result: GraphResult = call_sync(
-            tracked_class(self.name), StepWork(lambda: self._execute(store), f"run {self.name}")
-        )
-        return result
-
-    def _store(self, shared: Shared | None) -> Shared:
-        if shared is None:
-            return {}
-        if not isinstance(shared, MutableMapping):
-            raise ConfigurationError(
-                f"graph {self.name!r}: the shared store must be a dict (or MutableMapping), "
-                f"got {type(shared).__name__}"
-            )
-        return shared
-
-    async def _step(self, shared: Shared) -> GraphResult:
-        return await track(self.name, lambda: self._execute(shared), label=f"step {self.name}")
-
-    async def _execute(self, shared: Shared) -> GraphResult:
+    async def _step_body(self, ctx: StepContext) -> Record:
         counts = self._counts
         counts["runs"] += 1
+        # the run's own (shallow) copy, so prep and post see the run's params in self.params
+        run = copy.copy(self)
+        run.params = {**self.params, **ctx.params}
         try:
-            result = await self._loop(shared)
+            record = await run._execute(ctx.with_params(run.params))
         except BaseException:
             counts["failed"] += 1
             raise
-        counts["unmatched" if result.unmatched else "completed"] += 1
-        return result
+        counts["unmatched" if "unmatched" in record else "completed"] += 1
+        return record
 
-    async def _loop(self, shared: Shared) -> GraphResult:
-        node = self.start
+    async def _execute(self, ctx: StepContext) -> Record:
+        """prep, the steps, post: the record of the run (``ctx`` has the run's params)."""
+        prep_res = await maybe_await(self.prep(ctx.store))
+        record = await self._walk(ctx)
+        return await self._finish(ctx, prep_res, record["action"], record)
+
+    async def _finish(
+        self, ctx: StepContext, prep_res: Any, exec_res: Any, record: Record
+    ) -> Record:
+        action = await maybe_await(self.post(ctx.store, prep_res, exec_res))
+        record["action"] = check_action(
+            action, f"post() of graph {self.name!r} returned {action!r}"
+        )
+        record["node"] = self.name
+        return record
+
+    async def _walk(self, ctx: StepContext) -> Record:
+        """Run the steps from the start node; the record of the walk (``action``: the last
+        step's)."""
+        node = self._first()
         path: list[str] = []
         conflicts: list[SharedConflict] = []
         while True:
@@ -214,47 +319,59 @@ class Graph(BaseNode):
                     loop=loop,
                     path=tuple(path[-20:]),
                 )
-            outcome = await node._step(shared)
+            outcome = StepOutcome.from_record(await node._step(ctx))
             path.append(node.name)
             self._counts["steps"] += 1
-            conflicts.extend(getattr(outcome, "conflicts", ()))
-            action = outcome.action
+            conflicts.extend(outcome.conflicts)
             wiring = node._wiring()
-            following = wiring.get(action)
-            if following is not None:
-                node = following
-                continue
-            unmatched = None
-            if wiring:
+            key = route(outcome.action)
+            if key in wiring:
+                following = wiring[key]
+                if following is not None:
+                    node = following
+                    continue
+            record: Record = {
+                "node": self.name,
+                "action": outcome.action,
+                "result": outcome.result,
+                "last_node": node.name,
+                "steps": len(path),
+                "path": path,
+            }
+            if conflicts:
+                record["conflicts"] = [conflict_record(c) for c in conflicts]
+            if wiring and key not in wiring:
                 unmatched = UnmatchedAction(
-                    graph=self.name, node=node.name, action=action, available=tuple(wiring)
+                    graph=self.name,
+                    node=node.name,
+                    action=outcome.action,
+                    available=tuple(wiring),
                 )
                 await self._report_unmatched(unmatched)
-            return GraphResult(
-                graph=self.name,
-                action=action,
-                last_node=node.name,
-                result=outcome.result,
-                steps=len(path),
-                path=tuple(path),
-                shared=shared,
-                unmatched=unmatched,
-                conflicts=tuple(conflicts),
-            )
+                record["unmatched"] = unmatched.to_record()
+            return record
 
     async def _report_unmatched(self, record: UnmatchedAction) -> None:
+        wire = (
+            f"{record.node} >>"
+            if record.action is None
+            else f"{record.node} - {record.action!r} >>"
+        )
+        hint = (
+            f"wire it (`{wire} next`), end there on purpose (`{wire} None`) or return one of "
+            "those actions"
+        )
         if self.on_unmatched == "raise":
             raise UnmatchedActionError(
-                f"{record.describe()}; wire it (`{record.node} - {record.action!r} >> next`) "
-                "or return one of those actions",
+                f"{record.describe()}; {hint}",
                 graph=record.graph,
                 node=record.node,
                 action=record.action,
                 available=record.available,
             )
-        logger.warning("%s", record.describe())
+        warnings.warn(UnmatchedActionWarning(f"{record.describe()}; {hint}"), stacklevel=2)
 
-        async def note() -> UnmatchedAction:
-            return record
+        async def note() -> Record:
+            return record.to_record()
 
         await track("UnmatchedAction", note, label=record.describe())

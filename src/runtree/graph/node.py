@@ -4,16 +4,18 @@
 the work (no shared store: it can be retried safely), ``post(shared, prep_res, exec_res)``
 writes results back and returns the next action (``None`` means ``"default"``).
 
-Each method may be sync or async. A sync ``exec`` runs in a worker thread (set
-``exec_in_thread = False`` for trivial work), so it never blocks the event loop; sync
-``prep``, ``post`` and ``exec_fallback`` run on the event loop and must be quick (they only
-move data in and out of the shared store).
+Each method may be sync or async. Sync methods run on the event loop's thread, one after
+the other, so an object made in ``prep`` (a sqlite3 connection, say) can be used in
+``exec`` and ``post``. ``exec_in_thread = True`` runs a sync ``exec`` in a worker thread
+instead, so blocking work does not hold up the event loop (and the branches of a parallel
+step really run at once); ``async def exec`` needs neither.
 
-A failed ``exec`` is retried up to ``max_retries`` times (so ``max_retries + 1`` attempts),
-waiting ``wait`` seconds before a retry, growing with ``backoff`` (``"fixed"``,
-``"linear"``, ``"exponential"``) up to ``max_wait``; only exceptions in ``retry_on`` are
-retried. When the attempts are used up, ``exec_fallback(prep_res, exc)`` decides: by
-default it re-raises ``exc``; override it to return a result instead.
+``max_retries`` is the number of ``exec`` attempts (default 1: no retry); a failed attempt
+is retried after ``wait`` seconds, growing with ``backoff`` (``"fixed"``, ``"linear"``,
+``"exponential"``) up to ``max_wait``; only exceptions in ``retry_on`` are retried.
+``self.attempt`` is the number of the running attempt (1-based), ``self.cur_retry`` its
+index (0-based). When the attempts are used up, ``exec_fallback(prep_res, exc)`` decides:
+by default it re-raises ``exc``; override it to return a result instead.
 
 In the run tree, a step is a request named after the node, and every ``exec`` attempt is
 a child request ``"<name>.exec"`` (failed attempts are recorded as failed).
@@ -27,11 +29,11 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
-from runtree._async import is_async_callable, maybe_await
+from runtree._async import is_async_callable
 from runtree._threads import run_in_thread
 from runtree.errors import ConfigurationError
-from runtree.graph._tracking import track
-from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action
+from runtree.graph._tracking import Record, StepContext, maybe_await, track
+from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action, check_flag
 from runtree.graph.errors import GraphDefinitionError
 
 __all__ = ["BACKOFFS", "Backoff", "Node", "NodeStatistics", "Sleep"]
@@ -81,8 +83,11 @@ class _Counters:
 def _check_retry_options(
     owner: str, max_retries: Any, wait: Any, backoff: Any, max_wait: Any
 ) -> None:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-        raise ConfigurationError(f"{owner}: max_retries must be an int >= 0, got {max_retries!r}")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
+        raise ConfigurationError(
+            f"{owner}: max_retries is the number of exec attempts, an int >= 1 "
+            f"(1: no retry), got {max_retries!r}"
+        )
     for label, value in (("wait", wait), ("max_wait", max_wait)):
         if value is None and label == "max_wait":
             continue
@@ -103,18 +108,20 @@ class Node(BaseNode, Generic[P, E]):
     """A graph step: ``prep`` → ``exec`` (retried) → ``post``; see the module docstring.
 
     Options are class attributes, overridable per instance with the same keyword:
-    ``Fetch(max_retries=3, wait=0.5, backoff="exponential")``. ``sleep`` replaces
+    ``Fetch(max_retries=3, wait=0.5, backoff="exponential")``; the first three may be given
+    by position: ``Fetch(3, 0.5)``, ``Fetch(3, 0.5, "fetch")``. ``sleep`` replaces
     ``asyncio.sleep`` between retries (tests inject a recorder).
     """
 
-    max_retries: int = 0
+    #: number of ``exec`` attempts (1: no retry)
+    max_retries: int = 1
     wait: float = 0.0
     backoff: Backoff = "fixed"
     max_wait: float | None = None
     #: exception types that trigger a retry (others go straight to ``exec_fallback``)
     retry_on: ClassVar[tuple[type[BaseException], ...]] = (Exception,)
-    #: run a sync ``exec`` in a worker thread (``False``: on the event loop)
-    exec_in_thread: ClassVar[bool] = True
+    #: run a sync ``exec`` in a worker thread (``False``: on the event loop, like prep/post)
+    exec_in_thread: bool = False
 
     _definition_attributes: ClassVar[frozenset[str]] = frozenset(
         {"_successors", "_name", "_counters", "_sleep"}
@@ -133,6 +140,10 @@ class Node(BaseNode, Generic[P, E]):
                     f"`async def {method}(self, ...)`)"
                 )
         _check_retry_options(where, cls.max_retries, cls.wait, cls.backoff, cls.max_wait)
+        if not isinstance(cls.exec_in_thread, bool):
+            raise GraphDefinitionError(
+                f"{where}.exec_in_thread must be True or False, got {cls.exec_in_thread!r}"
+            )
         retry_on = cls.retry_on
         if not isinstance(retry_on, tuple) or not all(
             isinstance(t, type) and issubclass(t, BaseException) for t in retry_on
@@ -143,13 +154,14 @@ class Node(BaseNode, Generic[P, E]):
 
     def __init__(
         self,
-        *,
-        name: str | None = None,
         max_retries: int | None = None,
         wait: float | None = None,
+        name: str | None = None,
+        *,
         backoff: Backoff | None = None,
         max_wait: float | None = None,
         sleep: Sleep | None = None,
+        exec_in_thread: bool | None = None,
     ) -> None:
         super().__init__(name=name)
         if max_retries is not None:
@@ -165,10 +177,16 @@ class Node(BaseNode, Generic[P, E]):
         )
         if sleep is not None and not callable(sleep):
             raise ConfigurationError(f"node {self.name!r}: sleep must be callable, got {sleep!r}")
+        if exec_in_thread is not None:
+            self.exec_in_thread = check_flag(
+                exec_in_thread, f"node {self.name!r}", "exec_in_thread"
+            )
         self._sleep: Sleep = sleep if sleep is not None else asyncio.sleep
         self._counters = _Counters()
         #: 1-based number of the ``exec`` attempt running (per run, per item)
         self.attempt = 0
+        #: 0-based index of the ``exec`` attempt running (``attempt - 1``)
+        self.cur_retry = 0
 
     # -- the three steps (override these) ----------------------------------------------------
 
@@ -216,12 +234,13 @@ class Node(BaseNode, Generic[P, E]):
 
     # -- running -----------------------------------------------------------------------------
 
-    async def _step(self, shared: Shared) -> StepOutcome:
+    async def _step_body(self, ctx: StepContext) -> Record:
         run = self.fresh()
         assert isinstance(run, Node)
-        return await track(self.name, lambda: run._run_step(shared), label=f"step {self.name}")
+        run.params = {**self.params, **ctx.params}
+        return await run._run_step(ctx.store)
 
-    async def _run_step(self, shared: Shared) -> StepOutcome:
+    async def _run_step(self, shared: Shared) -> Record:
         counters = self._counters
         counters.steps += 1
         try:
@@ -238,7 +257,7 @@ class Node(BaseNode, Generic[P, E]):
             attempts=attempts,
             fallback=fallback,
             errors=errors,
-        )
+        ).to_record()
 
     async def _exec_all(self, prep_res: Any) -> tuple[Any, int, bool, int]:
         """Run ``exec`` (with retries and fallback): result, attempts, fallback, errors."""
@@ -247,10 +266,11 @@ class Node(BaseNode, Generic[P, E]):
     async def _exec_with_retries(
         self, prep_res: Any, request_name: str, item_label: str
     ) -> tuple[Any, int, bool, int]:
-        attempts = self.max_retries + 1
+        attempts = self.max_retries
         counters = self._counters
         for number in range(1, attempts + 1):
             self.attempt = number
+            self.cur_retry = number - 1
             counters.attempts += 1
             if number > 1:
                 counters.retries += 1

@@ -5,7 +5,7 @@
 ``Graph`` for a chain, another ``Parallel``); the branches' own successors are not followed.
 When all are done, the results are stored as a list in declared order under
 ``shared[into]`` (``"parallel_results"`` unless told otherwise) and the step continues on
-the ``"default"`` action.
+the ``"default"`` action. The branches get the params of the step.
 
 Each branch works on a :class:`~runtree.graph.shared.BranchStore`: it sees the shared store
 plus its own writes, never a sibling's. At the join the writes are merged in declared
@@ -27,8 +27,8 @@ from typing import Any
 
 from runtree.errors import ConfigurationError
 from runtree.graph._gather import gather_ordered
-from runtree.graph._tracking import track
-from runtree.graph.base import DEFAULT_ACTION, BaseNode, Shared, StepOutcome, as_step
+from runtree.graph._tracking import Record, StepContext
+from runtree.graph.base import BaseNode, StepOutcome, as_step, check_limit
 from runtree.graph.errors import GraphDefinitionError, SharedStateConflictError
 from runtree.graph.shared import (
     CONFLICT_POLICIES,
@@ -71,14 +71,7 @@ class Parallel(BaseNode):
                 f"{self.name}: on_conflict must be one of {'|'.join(CONFLICT_POLICIES)}, "
                 f"got {on_conflict!r}"
             )
-        if max_concurrency is not None and (
-            isinstance(max_concurrency, bool)
-            or not isinstance(max_concurrency, int)
-            or max_concurrency < 1
-        ):
-            raise ConfigurationError(
-                f"{self.name}: max_concurrency must be None or an int >= 1, got {max_concurrency!r}"
-            )
+        check_limit(max_concurrency, self.name)
         self.branches: tuple[BaseNode, ...] = nodes
         self.into = into
         self.on_conflict: ConflictPolicy = on_conflict
@@ -105,20 +98,18 @@ class Parallel(BaseNode):
     def fresh(self) -> BaseNode:
         return self  # a definition only: per-run state lives in the step
 
-    async def _step(self, shared: Shared) -> StepOutcome:
-        return await track(self.name, lambda: self._run_step(shared), label=f"step {self.name}")
-
-    def _branch_job(self, branch: BaseNode, store: BranchStore) -> Callable[[], Awaitable[Any]]:
+    def _branch_job(self, branch: BaseNode, ctx: StepContext) -> Callable[[], Awaitable[Any]]:
         async def job() -> Any:
-            outcome = await branch._step(store)
-            return outcome.result
+            record = await branch._step(ctx)
+            return record.get("result")
 
         return job
 
-    async def _run_step(self, shared: Shared) -> StepOutcome:
+    async def _step_body(self, ctx: StepContext) -> Record:
+        shared = ctx.store
         stores = [BranchStore(shared, label) for label in self.labels]
         jobs = [
-            self._branch_job(branch, store)
+            self._branch_job(branch, ctx.branch(store))
             for branch, store in zip(self.branches, stores, strict=True)
         ]
         results = await gather_ordered(
@@ -149,9 +140,8 @@ class Parallel(BaseNode):
         apply_changes(shared, changes, policy=self.on_conflict)
         return StepOutcome(
             node=self.name,
-            action=DEFAULT_ACTION,
+            action=None,
             result=results,
-            attempts=0,
             errors=sum(failed),
             conflicts=tuple(conflicts),
-        )
+        ).to_record()

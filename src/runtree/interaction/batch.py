@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator
+import itertools
+from collections.abc import Iterable, Sized
 from typing import Any
 
 from runtree.context.central import current_session, parent_id
@@ -19,8 +20,12 @@ async def call_batch(
     *iterables: Iterable[Any],
     return_exceptions: bool = False,
     max_concurrency: int | None = None,
+    **kwargs: Any,
 ) -> list[Any]:
     """Call ``node`` once per element of ``zip(*iterables)`` and return the outputs in order.
+
+    ``kwargs`` are passed, unchanged, to every call. Iterables with a length must agree on
+    it; endless ones (``itertools.repeat(x)``) are cut to the others' length.
 
     Without ``return_exceptions``, the first failure cancels the calls still running (they
     are awaited, not orphaned) and is raised. With it, exceptions take their place in the
@@ -34,22 +39,34 @@ async def call_batch(
         or max_concurrency < 1
     ):
         raise ConfigurationError(f"max_concurrency must be a positive int, got {max_concurrency!r}")
-    try:
-        inputs = list(zip(*iterables, strict=True))
-    except ValueError:
-        lengths = [len(list(it)) if not isinstance(it, Iterator) else "?" for it in iterables]
-        raise NodeInvocationError(
-            f"call_batch: the iterables have different lengths {lengths}"
-        ) from None
+    inputs = _zip_inputs(iterables)
+    shared = kwargs or _NO_KWARGS
     session: Session | None = current_session.get()
     if session is None:
         async with Session(name="call_batch", store=None) as temporary:
             return await _run(
-                temporary.state, None, node, inputs, return_exceptions, max_concurrency
+                temporary.state, None, node, inputs, shared, return_exceptions, max_concurrency
             )
     return await _run(
-        session.state, parent_id.get(), node, inputs, return_exceptions, max_concurrency
+        session.state, parent_id.get(), node, inputs, shared, return_exceptions, max_concurrency
     )
+
+
+def _zip_inputs(iterables: tuple[Iterable[Any], ...]) -> list[tuple[Any, ...]]:
+    """``zip(*iterables)`` as a list; iterables that have a length must agree on it."""
+    lengths = {len(it) for it in iterables if isinstance(it, Sized)}
+    if len(lengths) > 1:
+        shown = [len(it) if isinstance(it, Sized) else "?" for it in iterables]
+        raise NodeInvocationError(f"call_batch: the iterables have different lengths {shown}")
+    if not lengths:  # none has a length: the shortest decides, as zip does
+        return list(zip(*iterables, strict=False))
+    (length,) = lengths
+    inputs = list(itertools.islice(zip(*iterables, strict=False), length))
+    if len(inputs) < length:
+        raise NodeInvocationError(
+            f"call_batch: an iterable ran out after {len(inputs)} items, the others have {length}"
+        )
+    return inputs
 
 
 _NO_KWARGS: dict[str, Any] = {}  # shared: call_nodes never mutates or hands it out
@@ -60,13 +77,16 @@ async def _run(
     parent: str | None,
     node: Any,
     inputs: list[tuple[Any, ...]],
+    kwargs: dict[str, Any],
     return_exceptions: bool,
     max_concurrency: int | None,
 ) -> list[Any]:
     if not inputs:
         return []
     if max_concurrency is not None and max_concurrency < len(inputs):
-        return await _run_bounded(state, parent, node, inputs, return_exceptions, max_concurrency)
+        return await _run_bounded(
+            state, parent, node, inputs, kwargs, return_exceptions, max_concurrency
+        )
     loop = asyncio.get_running_loop()
     finished: asyncio.Future[None] = loop.create_future()
     remaining = len(inputs)
@@ -88,7 +108,7 @@ async def _run(
 
     call_nodes = state.call_nodes
     for args in inputs:
-        task = loop.create_task(call_nodes(parent, None, node, args, _NO_KWARGS))
+        task = loop.create_task(call_nodes(parent, None, node, args, kwargs))
         task.add_done_callback(on_done)
         tasks.append(task)
     try:
@@ -113,6 +133,7 @@ async def _run_bounded(
     parent: str | None,
     node: Any,
     inputs: list[tuple[Any, ...]],
+    kwargs: dict[str, Any],
     return_exceptions: bool,
     max_concurrency: int,
 ) -> list[Any]:
@@ -127,7 +148,7 @@ async def _run_bounded(
             if failure:
                 return
             try:
-                results[index] = await call_nodes(parent, None, node, args, _NO_KWARGS)
+                results[index] = await call_nodes(parent, None, node, args, kwargs)
             except Exception as exc:
                 if not return_exceptions:
                     failure.append(exc)

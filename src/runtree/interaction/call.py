@@ -2,10 +2,10 @@
 
 Outside a session, a call opens a temporary session for itself
 (``Session(name=<node>, store=None)``): nobody keeps its tree, so it is not journaled.
-``call_sync`` does that only while no session is open in the process: a thread without a
-session context while one is open (typically a thread started inside ``with rt.Session()``,
-which does not inherit it) gets a :class:`~runtree.errors.ContextError` instead of a silent,
-unjournaled run.
+Except in one case: while a script's ``with rt.Session()`` is open in the main thread,
+``call_sync`` from a thread that is not part of it (a thread the script started, which does
+not inherit the session) raises :class:`~runtree.errors.ContextError` instead of running
+silently outside the journal (see :func:`runtree.session.session.open_session`).
 """
 
 from __future__ import annotations
@@ -76,7 +76,8 @@ def _temporary_session(node: Any) -> Session:
 
 
 def _refuse_if_session_open(node: Any) -> None:
-    """A thread without a session context must not run quietly outside an open session."""
+    """A thread without a session context must not run quietly outside the script's
+    session."""
     other = open_session()
     if other is not None:
         raise ContextError(

@@ -8,6 +8,7 @@ understood). Calls are checked against the signature before anything runs.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import re
 import types
@@ -85,11 +86,19 @@ def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
         previous_kind = kind
     if previous_kind is inspect.Parameter.POSITIONAL_ONLY:
         parts.append("/")
-    name = func.__name__ if func.__name__.isidentifier() else "function"
+    label = getattr(_underlying(func), "__name__", "")
+    name = label if label.isidentifier() else "function"
     source = f"def {name}({', '.join(parts)}):\n    return None\n"
     exec(source, namespace)
     checker: Callable[..., None] = namespace[name]
     return checker
+
+
+def _underlying(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The function inside ``functools.partial`` wrappers (``func`` itself otherwise)."""
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func
 
 
 def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[FunctionNode]:
@@ -102,7 +111,8 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
         cached = _cache.get(func)
         if cached is not None:
             return cached
-    node_name = name or getattr(func, "__name__", None) or type(func).__name__
+    inner = _underlying(func)  # a functools.partial is named after its function
+    node_name = name or getattr(inner, "__name__", None) or type(inner).__name__
     try:
         checker = make_argument_checker(func)
     except (TypeError, ValueError) as exc:
@@ -124,9 +134,9 @@ def function_node(func: Callable[..., Any], *, name: str | None = None) -> type[
         "_check_arguments": staticmethod(checker),
         "invoke": invoke,
         "name": classmethod(lambda cls: node_name),
-        "__module__": getattr(func, "__module__", None) or __name__,
-        "__qualname__": getattr(func, "__qualname__", node_name),
-        "__doc__": getattr(func, "__doc__", None),
+        "__module__": getattr(inner, "__module__", None) or __name__,
+        "__qualname__": getattr(inner, "__qualname__", node_name),
+        "__doc__": getattr(inner, "__doc__", None),
     }
     class_name = node_name if node_name.isidentifier() else "FunctionNode"
     node_cls = typing.cast(type[FunctionNode], type(class_name, (FunctionNode,), namespace))
@@ -250,12 +260,13 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
 
 def tool_from_function(func: Callable[..., Any], *, name: str | None = None) -> Tool:
     """Describe ``func`` as a :class:`Tool` from its signature, hints and docstring."""
-    signature = inspect.signature(func)
+    signature = inspect.signature(func)  # a partial's: without the arguments it binds
+    inner = _underlying(func)
     try:
-        hints = typing.get_type_hints(func)
+        hints = typing.get_type_hints(inner)
     except Exception:
         hints = {}
-    summary, descriptions = _parse_docstring(func.__doc__ or "")
+    summary, descriptions = _parse_docstring(inner.__doc__ or "")
     parameters = []
     for param in signature.parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -268,5 +279,5 @@ def tool_from_function(func: Callable[..., Any], *, name: str | None = None) -> 
                 param.default,
             )
         )
-    tool_name = name or func.__name__
+    tool_name: str = name or getattr(inner, "__name__", None) or type(inner).__name__
     return Tool(name=tool_name, description=summary or tool_name, parameters=parameters)

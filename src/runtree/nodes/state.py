@@ -170,9 +170,10 @@ class NodeState(Generic[N]):
             "details": details_to_dict(node.__dict__.get("details", {})),
         }
 
-    @classmethod
-    def from_dict(cls, document: Any) -> NodeState[Any]:
-        """Rebuild a state from :meth:`to_dict` output (imports the node's module)."""
+    @staticmethod
+    def check_document(document: Any) -> dict[str, Any]:
+        """``document`` if it is a NodeState JSON document this runtree reads, else a
+        :class:`NodeStateError`. Imports nothing (the node's class is only named)."""
         if not isinstance(document, dict) or document.get("runtree") != _JSON_KIND:
             raise NodeStateError("NodeState: JSON document is not a runtree NodeState")
         if document.get("version") != _JSON_VERSION:
@@ -180,11 +181,21 @@ class NodeState(Generic[N]):
                 f"NodeState: unsupported version {document.get('version')!r} (this runtree reads "
                 f"version {_JSON_VERSION})"
             )
-        attributes = document.get("attributes")
-        details = document.get("details", {})
-        if not isinstance(attributes, dict) or not isinstance(details, dict):
+        if not isinstance(document.get("attributes"), dict) or not isinstance(
+            document.get("details", {}), dict
+        ):
             raise NodeStateError("NodeState: 'attributes' and 'details' must be objects")
-        node_cls = _import_class(str(document.get("class", "")))
+        if not isinstance(document.get("class"), str):
+            raise NodeStateError("NodeState: 'class' must be a 'module:Qualname' string")
+        return document
+
+    @classmethod
+    def from_dict(cls, document: Any) -> NodeState[Any]:
+        """Rebuild a state from :meth:`to_dict` output (imports the node's module)."""
+        document = cls.check_document(document)
+        attributes = document["attributes"]
+        details = document.get("details", {})
+        node_cls = _import_class(document["class"])
         node: Node[Any] = object.__new__(node_cls)
         node.__dict__.update(attributes)
         try:

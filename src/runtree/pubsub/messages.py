@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 __all__ = [
@@ -85,10 +86,12 @@ class RequestCompletionMessage(Message):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RequestSuccess(RequestCompletionMessage):
-    """A request finished and returned ``result``."""
+    """A request finished and returned ``result``. ``attributes`` are what the node reported
+    about itself (``RequestRecord.attributes``: model, token usage...), or ``None``."""
 
     topic: ClassVar[str] = "request.succeeded"
     result: Any
+    attributes: Mapping[str, Any] | None = None
 
     def log_message(self) -> str:
         return (
@@ -99,11 +102,13 @@ class RequestSuccess(RequestCompletionMessage):
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class RequestFailure(RequestCompletionMessage):
-    """A request raised ``error`` (``cancelled`` is true when it was cancelled)."""
+    """A request raised ``error`` (``cancelled`` is true when it was cancelled).
+    ``attributes`` are what the node reported about itself before it failed, or ``None``."""
 
     topic: ClassVar[str] = "request.failed"
     error: BaseException
     cancelled: bool = False
+    attributes: Mapping[str, Any] | None = None
 
     def log_message(self) -> str:
         what = "CANCELLED" if self.cancelled else "FAILED"

@@ -60,9 +60,11 @@ class InterruptGuard:
 
 
 def resume_hint(run_id: str) -> None:
-    """Print the one line that says how to resume an interrupted run (stderr)."""
+    """Print the one line that says how to resume an interrupted run (stderr; the same line
+    as ``runtree run`` prints)."""
+    short = run_id[:12]  # `runtree resume` takes any unambiguous prefix
     print(
-        f"runtree: run {run_id} was interrupted; resume it with: runtree resume {run_id}",
+        f"runtree: interrupted (run {short}); resume it: runtree resume {short}",
         file=sys.stderr,
         flush=True,
     )

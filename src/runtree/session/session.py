@@ -17,12 +17,16 @@ whichever thread waits for it: see :mod:`runtree.session.driver`). Options:
   ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
   strategies by mode name.
 * ``store``: the run journal (:mod:`runtree.store`): by default ``$RT_HOME/runtree.db``, else
-  ``./.runtree/runtree.db``; a path or a ``RunStore`` chooses another, ``None`` turns it
-  off. ``durability``: ``"batch"`` (written within ~100 ms and on exit) or ``"sync"`` (a
-  completed request is on disk before its caller gets the result). ``resume``: the id of an
-  earlier run whose completed requests answer the same requests of this run.
+  the nearest ``.runtree/runtree.db`` (``default_store_path``); a path or a ``RunStore``
+  chooses another, ``None`` turns it off. ``durability``: ``"batch"`` (written within
+  ~100 ms and on exit) or ``"sync"`` (a completed request is on disk before its caller gets
+  the result). ``resume``: the id of an earlier run whose completed requests answer the same
+  requests of this run.
 * ``max_call_depth``: how deep calls may nest (default 100) before a call raises
   :class:`~runtree.errors.CallDepthError`.
+
+Resources that belong to the run (an MCP connection opened in it, for example) register a
+closer with :meth:`Session.on_close`; they are closed when the session closes.
 
 Ctrl-C while a session is open in the main thread ends the run: running requests are
 cancelled and recorded, one line says how to resume, and ``KeyboardInterrupt`` is raised
@@ -35,6 +39,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import inspect
 import logging
 import os
 import threading
@@ -44,9 +49,11 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-from runtree._threads import blocking
+from runtree._async import maybe_await
+from runtree._threads import blocking, shared_threads
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
+from runtree.context.store import RunContext
 from runtree.errors import (
     ConfigurationError,
     ContextError,
@@ -62,8 +69,14 @@ from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_p
 from runtree.pubsub.subscriber import stream_subscriber
 from runtree.session.driver import LoopDriver
 from runtree.session.interrupt import InterruptGuard, resume_hint
+from runtree.session.run_log import RunLog
 from runtree.session.strategies import default_strategies
-from runtree.state.config import DEFAULT_MAX_CALL_DEPTH, ExecutorConfig, default_execution_mode
+from runtree.state.config import (
+    DEFAULT_MAX_CALL_DEPTH,
+    config_defaults,
+    default_execution_mode,
+    mode_source,
+)
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
 from runtree.state.state import RTState
 from runtree.store.journal import (
@@ -78,12 +91,13 @@ __all__ = ["Session", "SessionStatistics", "open_session"]
 
 T = TypeVar("T")
 
-BroadcastCallback = Callable[[Any], Awaitable[None] | None]
-
 logger = logging.getLogger("runtree")
 
-#: the sessions open in this process (a thread without a session context must not quietly
-#: run its calls outside them)
+BroadcastCallback = Callable[[Any], Awaitable[None] | None]
+Closer = Callable[[], Awaitable[None] | None]
+
+#: the synchronous sessions (``with``) open in the main thread: a script's run, which threads
+#: it starts must not quietly leave (see :func:`open_session`)
 _open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 _MAIN_THREAD = threading.main_thread().ident
 #: how an interrupted run ended, for the journal
@@ -91,8 +105,13 @@ _INTERRUPTED = KeyboardInterrupt("interrupted (Ctrl-C)")
 
 
 def open_session() -> Session | None:
-    """A session open anywhere in this process (any thread; temporary sessions, which calls
-    made outside any session open for themselves, do not count), or ``None``."""
+    """The ``with rt.Session()`` block open in the main thread (a script's run), or ``None``.
+
+    A thread with no session of its own that calls ``rt.call_sync`` meanwhile was almost
+    surely started by that script and meant to be part of its run. Sessions opened elsewhere
+    (an ``async with`` on a server's loop, a session in a worker thread, the temporary
+    session of a call made outside any session) do not count: calls outside them are
+    independent and get a temporary session as usual."""
     for session in list(_open_sessions):
         if session._status == "open":
             return session
@@ -127,11 +146,16 @@ class Session:
 
     def __init__(
         self,
+        context: Mapping[str, Any] | None = None,
         *,
         name: str | None = None,
         timeout: float | None = None,
-        end_on_error: bool = False,
+        end_on_error: bool | None = None,
         broadcast_callback: BroadcastCallback | None = None,
+        logging_setting: str | None = None,
+        log_file: str | os.PathLike[str] | None = None,
+        save_state: bool | None = None,
+        prompt_injection: bool | None = None,
         execution_mode: str | None = None,
         execution_modes: Mapping[str, ExecutionStrategy] | None = None,
         store: StoreOption = DEFAULT_STORE,
@@ -139,9 +163,42 @@ class Session:
         resume: str | None = None,
         max_call_depth: int = DEFAULT_MAX_CALL_DEPTH,
     ) -> None:
+        defaults, default_context = config_defaults()
+        explicit: dict[str, Any] = {
+            "timeout": timeout,
+            "end_on_error": end_on_error,
+            "broadcast_callback": broadcast_callback,
+            "logging_setting": logging_setting,
+            "log_file": log_file,
+            "save_state": save_state,
+            "prompt_injection": prompt_injection,
+        }
+        mode = execution_mode if execution_mode is not None else default_execution_mode()
+        self.config = dataclasses.replace(
+            defaults,
+            execution_mode=mode,
+            max_call_depth=max_call_depth,
+            **{key: value for key, value in explicit.items() if value is not None},
+        )
+        if not self.config.save_state:
+            if store is not DEFAULT_STORE and store is not None:
+                raise ConfigurationError(
+                    "save_state=False turns the run journal off, but store= names one; "
+                    "pass only one of them"
+                )
+            store = None
         chosen_store = check_store_option(store, durability=durability, resume=resume)
         self.run_id = os.urandom(16).hex()
         self.name = name
+        #: the run's shared values (``rt.context.get/put``): the ``set_config`` context,
+        #: then ``context``
+        self.context = RunContext(default_context)
+        if context is not None:
+            if not isinstance(context, Mapping):
+                raise ConfigurationError(
+                    f"context must be a mapping of str keys to values, got {type(context).__name__}"
+                )
+            self.context.update(context)
         #: the run journal (``None`` with ``store=None``); it opens with the session
         self.journal: Journal | None = None
         if chosen_store is not None:
@@ -152,19 +209,12 @@ class Session:
                 durability=durability,
                 resume=resume,
             )
-        mode = execution_mode if execution_mode is not None else default_execution_mode()
-        self.config = ExecutorConfig(
-            timeout=timeout,
-            end_on_error=end_on_error,
-            execution_mode=mode,
-            max_call_depth=max_call_depth,
-        )
         self.publisher = RTPublisher()
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
         if mode not in self.coordinator.execution_modes:
-            source = "execution_mode" if execution_mode is not None else "RT_EXECUTION_MODE"
+            source = "execution_mode" if execution_mode is not None else mode_source()
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
             )
@@ -174,15 +224,19 @@ class Session:
         self.state = RTState(
             self.info, self.config, self.coordinator, self.publisher, observer=self.journal
         )
-        self.state.track_tasks(end_on_error or timeout is not None)
-        if broadcast_callback is not None:
-            if not callable(broadcast_callback):
-                raise ConfigurationError(
-                    f"broadcast_callback must be callable, got {broadcast_callback!r}"
-                )
+        self.state.track_tasks(self.config.end_on_error or self.config.timeout is not None)
+        if self.config.broadcast_callback is not None:
             self.publisher.subscribe(
-                stream_subscriber(broadcast_callback), topics=Streaming, name="broadcast_callback"
+                stream_subscriber(self.config.broadcast_callback),
+                topics=Streaming,
+                name="broadcast_callback",
             )
+        level = self.config.log_level
+        self._run_log = (
+            None
+            if level is None
+            else RunLog(run_id=self.run_id, name=name, level=level, log_file=self.config.log_file)
+        )
         self._status = "unopened"
         #: opened by a call made outside any session (see :func:`open_session`)
         self.temporary = False
@@ -192,9 +246,11 @@ class Session:
         self._driver: LoopDriver | None = None
         self._guard: InterruptGuard | None = None
         self._interrupted = False
+        self._ended_by_interrupt = False
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
+        self._closers: list[Closer] = []
 
     # -- properties --------------------------------------------------------------------------
 
@@ -202,6 +258,11 @@ class Session:
     def status(self) -> str:
         """``"unopened"``, ``"open"`` or ``"closed"``."""
         return self._status
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C ended this run (the session then printed how to resume it)."""
+        return self._ended_by_interrupt
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
@@ -218,6 +279,46 @@ class Session:
 
     # -- opening and closing -----------------------------------------------------------------
 
+    def on_close(self, closer: Closer) -> None:
+        """Call ``closer()`` (sync or async) when this session closes, after its body and
+        before the journal records how the run ended; the last registered runs first.
+
+        For resources that belong to the run. A closer that raises is logged and the others
+        still run; it never hides how the run ended.
+        """
+        if not callable(closer):
+            raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
+        if self._status == "closed":
+            raise SessionStateError(f"session {self.name or self.run_id!r} is closed")
+        self._closers.append(closer)
+
+    def _take_closers(self) -> list[Closer]:
+        closers, self._closers = self._closers, []
+        return closers[::-1]  # the last registered runs first
+
+    def _closer_failed(self, closer: Closer) -> None:
+        logger.exception("session %s: closer %r failed", self.name or self.run_id, closer)
+
+    async def _run_closers(self) -> None:
+        for closer in self._take_closers():
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                self._closer_failed(closer)
+
+    def _run_closers_now(self) -> None:
+        """:meth:`_run_closers` for ``with`` inside async code: this thread runs the loop and
+        cannot wait on it, so an async closer runs on a loop of its own in a worker thread."""
+        for closer in self._take_closers():
+            try:
+                result = closer()
+                if inspect.isawaitable(result):
+                    shared_threads().submit(asyncio.run, maybe_await(result)).result()
+            except Exception:
+                self._closer_failed(closer)
+
     def _open(self) -> None:
         if self._status != "unopened":
             raise SessionStateError(
@@ -226,10 +327,10 @@ class Session:
             )
         if self.journal is not None:
             self.journal.open(self.publisher)
+        if self._run_log is not None:
+            self._run_log.open(self.publisher)
         node_settings.reload()
         self._status = "open"
-        if not self.temporary:
-            _open_sessions.add(self)
         self._tokens = self._set_context()
         if self.config.timeout is not None:
             self._deadline = time.monotonic() + self.config.timeout
@@ -296,15 +397,16 @@ class Session:
 
     def _close_journal(self, exc: BaseException | None) -> None:
         """Record how the run ended (after the publisher closed: every message is in)."""
+        status, error = run_outcome(exc, timed_out=self._timed_out, ended_by=self.state.ended_by)
         if self.journal is not None:
             self.state.detach_observer()
-            status, error = run_outcome(
-                exc, timed_out=self._timed_out, ended_by=self.state.ended_by
-            )
             self.journal.close(status, error)
+        if self._run_log is not None:
+            self._run_log.close(status, error)
 
     def _end_interrupted(self) -> None:
         """After Ctrl-C: say how to resume the run (if it is journaled)."""
+        self._ended_by_interrupt = True
         if self.journal is not None:
             resume_hint(self.run_id)
 
@@ -418,6 +520,8 @@ class Session:
         self._begin_close()
         interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         try:
+            if self._closers:
+                await self._run_closers()
             await self._wind_down(interrupted=interrupted)
             self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
@@ -440,6 +544,8 @@ class Session:
             return self
         driver = LoopDriver()
         self._open()
+        if not self.temporary and threading.get_ident() == _MAIN_THREAD:
+            _open_sessions.add(self)  # a script's session: see open_session()
         self._driver = driver
         self.state.loop = driver.loop
         self._arm_timeout(driver.loop)
@@ -459,6 +565,8 @@ class Session:
         interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         try:
             if driver is None:
+                if self._closers:
+                    self._run_closers_now()
                 self._wind_down_now(interrupted=interrupted)
             else:
                 driver.run(self._close_private(interrupted=interrupted))
@@ -473,8 +581,11 @@ class Session:
         self._translate(exc_type, exc)
 
     async def _close_private(self, *, interrupted: bool) -> None:
-        """On the private loop: cancel calls other threads still wait for, then wind down."""
+        """On the private loop: cancel calls other threads still wait for, run the closers,
+        then wind down."""
         await _cancel_all_tasks_and_wait(self.settle_timeout)
+        if self._closers:
+            await self._run_closers()
         await self._wind_down(interrupted=interrupted)
 
     # -- running from synchronous code -------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 from runtree._threads import blocking
 from runtree.context.central import mode_override
-from runtree.errors import CallDepthError, ConfigurationError, RunEndedError
+from runtree.errors import CallDepthError, ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
 from runtree.nodes.node import Node, take_abandoned
@@ -362,7 +362,7 @@ class RTState:
                 type(error).__name__,
                 error,
             )
-            if self.config.end_on_error:
+            if self.config.end_on_error or isinstance(error, FatalError):
                 self.end_run(error, request_id=record.request_id)
         raise error
 

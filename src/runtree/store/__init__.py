@@ -1,6 +1,6 @@
 """The run journal: every request of a run, persisted as it happens (SQLite by default).
 
-``rt.Session()`` journals to ``$RT_HOME/runtree.db`` (else ``./.runtree/runtree.db``);
+``rt.Session()`` journals to ``$RT_HOME/runtree.db`` (else the nearest ``.runtree/runtree.db``);
 ``Session(store=path_or_store)`` chooses another journal, ``store=None`` turns it off,
 ``durability="sync"`` makes each completed request durable before its caller sees the
 result, and ``Session(resume=run_id)`` answers the requests that completed in an earlier run

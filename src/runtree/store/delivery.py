@@ -33,7 +33,7 @@ _UTC = _dt.timezone.utc
 
 class SqliteDeliveryLog:
     """A durable :class:`~runtree.comm.DeliveryLog` in a journal file (default: the run
-    journal's, ``$RT_HOME/runtree.db`` or ``./.runtree/runtree.db``).
+    journal's, ``runtree.store.default_store_path()``).
 
     Use it as a context manager (or ``open()`` / ``close()``); ``name`` separates the
     deliveries of different senders in one file.

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from runtree.errors import ConfigurationError, SessionStateError
-from runtree.nodes.function import FunctionNode
 from runtree.nodes.node import Node
 from runtree.pubsub.messages import FatalFailure, Message, Streaming
 from runtree.pubsub.publisher import RTPublisher, Subscription
@@ -47,6 +46,7 @@ from runtree.store.record import (
     StoredOutput,
     StoreStatistics,
 )
+from runtree.store.root import RootTargets
 from runtree.store.sqlite import SqliteRunStore
 from runtree.store.value import (
     decode_output,
@@ -64,6 +64,7 @@ __all__ = [
     "StoreOption",
     "check_store_option",
     "default_store_path",
+    "find_runtree_folder",
     "run_outcome",
 ]
 
@@ -76,7 +77,8 @@ _new: Any = tuple.__new__
 
 
 class _DefaultStore:
-    """The default journal: ``$RT_HOME/runtree.db``, else ``./.runtree/runtree.db``."""
+    """The default journal: ``$RT_HOME/runtree.db``, else the project's (see
+    :func:`default_store_path`)."""
 
     def __repr__(self) -> str:
         return "DEFAULT_STORE"
@@ -88,10 +90,29 @@ StoreOption = RunStore | str | os.PathLike[str] | _DefaultStore | None
 
 
 def default_store_path() -> Path:
-    """``$RT_HOME/runtree.db`` if ``RT_HOME`` is set, else ``./.runtree/runtree.db``."""
+    """``$RT_HOME/runtree.db`` if ``RT_HOME`` is set; else ``runtree.db`` in the project's
+    ``.runtree`` folder (:func:`find_runtree_folder`)."""
     home = os.environ.get("RT_HOME", "").strip()
-    base = Path(home).expanduser() if home else Path.cwd() / ".runtree"
+    base = Path(home).expanduser() if home else find_runtree_folder(Path.cwd())
     return base / "runtree.db"
+
+
+def find_runtree_folder(start: Path) -> Path:
+    """The nearest ``.runtree`` folder in ``start`` or a folder above it, as git finds
+    ``.git``: the search stops below your home folder (its own ``.runtree`` counts only when
+    ``start`` is the home folder) and at the filesystem root. ``start/.runtree`` when there is
+    none (it is created when a run is journaled)."""
+    try:
+        boundary: Path | None = Path.home().resolve()
+    except (RuntimeError, OSError):
+        boundary = None
+    for folder in (start, *start.parents):
+        if folder == boundary and folder != start:
+            break
+        candidate = folder / ".runtree"
+        if candidate.is_dir():
+            return candidate
+    return start / ".runtree"
 
 
 def check_store_option(
@@ -130,14 +151,6 @@ def run_outcome(
     if failure is not None:
         return "failed", f"{type(failure).__name__}: {failure}"
     return "succeeded", None
-
-
-def _root_path(node_class: type[Node[Any]]) -> str:
-    target: Any = node_class
-    if issubclass(node_class, FunctionNode):
-        target = node_class.function
-    module = getattr(target, "__module__", None) or "?"
-    return f"{module}:{getattr(target, '__qualname__', node_class.__name__)}"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -181,6 +194,8 @@ class Journal:
         self._event_seq = 0
         self._replayed = 0
         self._root_set = False
+        self._root_targets = RootTargets(run_id)
+        self._roots = 0
         self._max_chars = 0
         self._max_replay = 0
         self._subscription: Subscription | None = None
@@ -278,10 +293,10 @@ class Journal:
             return None
         if self._replay is not None:
             return self._created_resuming(record, node_class)
-        if record.parent_id is None and not self._root_set:
-            self._record_root(record, node_class)
         self._requests += 1
         self._write((self._started_row, record))
+        if record.parent_id is None:
+            self._record_root(record, node_class)
         return None
 
     def request_ended(self, record: RequestRecord) -> Awaitable[None] | None:
@@ -302,14 +317,22 @@ class Journal:
         self._open_store().write(op)
 
     def _record_root(self, record: RequestRecord, node_class: type[Node[Any]]) -> None:
-        """Remember the first root call: ``runtree resume`` re-invokes it."""
-        self._root_set = True
-        inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
-        root = RunRootSet(_root_path(node_class), inputs, self.run_id)
-        if self.durability == "sync":  # once per run: `runtree resume` needs it after a crash
-            self._open_store().write_durably(root).result()
+        """Remember how to make a root call again (``runtree resume`` makes every one): the
+        node's ``module:qualname`` and file, once per node class (the request row has the
+        rest); the run's first root call is also shown with the run."""
+        target = self._root_targets.row(node_class, record.node_name, record.request_id)
+        self._roots += 1
+        if target is None:
+            return
+        if not self._root_set:
+            self._root_set = True
+            inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
+            self._write(RunRootSet(target.target, inputs, self.run_id))
+        if self._roots == 1 and self.durability == "sync":
+            # once per run: after a crash, `runtree resume` needs the first root call
+            self._open_store().write_durably(target).result()
         else:
-            self._write(root)
+            self._write(target)
 
     # -- rows, built on the writer thread ----------------------------------------------------
 
@@ -365,8 +388,6 @@ class Journal:
     def _created_resuming(
         self, record: RequestRecord, node_class: type[Node[Any]]
     ) -> tuple[Any] | None:
-        if record.parent_id is None and not self._root_set:
-            self._record_root(record, node_class)
         self._requests += 1
         inputs = encode_inputs(record.args, record.kwargs, max_chars=self._max_chars)
         assert self._keys is not None
@@ -386,6 +407,8 @@ class Journal:
             record.start_time,
         )
         self._write(started)
+        if record.parent_id is None:
+            self._record_root(record, node_class)
         hit = self._replay.pop(key, None)
         if hit is None:
             return None

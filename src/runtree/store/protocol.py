@@ -17,6 +17,7 @@ from runtree.store.record import (
     StoredEvent,
     StoredOutput,
     StoredRequest,
+    StoredRoot,
     StoreStatistics,
     WriteOp,
 )
@@ -66,6 +67,9 @@ class RunStore(Protocol):
 
     def get_events(self, run_id: str) -> list[StoredEvent]:
         """A run's stream items and fatal failures."""
+
+    def get_roots(self, run_id: str) -> list[StoredRoot]:
+        """A run's own root calls, in order, with the node each one called."""
 
     def completed_outputs(self, run_id: str) -> dict[str, StoredOutput]:
         """The replayable succeeded requests of a run, by request key."""

@@ -22,10 +22,12 @@ __all__ = [
     "RunInfo",
     "RunRootSet",
     "RunStarted",
+    "RootTarget",
     "StoreStatistics",
     "StoredEvent",
     "StoredOutput",
     "StoredRequest",
+    "StoredRoot",
     "WriteOp",
 ]
 
@@ -58,7 +60,8 @@ class RunStarted(NamedTuple):
 
 
 class RunRootSet(NamedTuple):
-    """How to re-invoke the run: its first root call (``module:qualname`` and inputs JSON)."""
+    """The run's first root call (``module:qualname`` and inputs JSON), shown with the run.
+    Every root call is known from its request and :class:`RootTarget`."""
 
     root_node: str
     root_inputs: str
@@ -116,7 +119,23 @@ class EventRecorded(NamedTuple):
     time: float
 
 
-WriteOp = RunStarted | RunRootSet | RunEnded | RequestStarted | RequestEnded | EventRecorded
+class RootTarget(NamedTuple):
+    """How to call a run's root calls of ``node_name`` again: ``target`` is the node's
+    ``module:qualname`` (``__main__:Name`` for a script's), ``file`` the absolute path of its
+    module's file (``None`` when it has none). ``request_id`` is ``""`` for every root call of
+    that name, or one request's id when another node class of the same name was called first.
+    """
+
+    run_id: str
+    node_name: str
+    request_id: str
+    target: str
+    file: str | None
+
+
+WriteOp = (
+    RunStarted | RunRootSet | RunEnded | RequestStarted | RequestEnded | EventRecorded | RootTarget
+)
 
 
 #: A write whose row is built by the store's writer thread: a plain ``(convert, payload)``
@@ -189,6 +208,29 @@ class StoredRequest:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         data["duration"] = self.duration
         return data
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class StoredRoot:
+    """A root call of a run (a call made outside any node), as needed to make it again.
+
+    ``run_id`` is the run that made it (for a resumed run, roots it had not reached yet come
+    from the run it resumed); ``target`` and ``file`` are those of :class:`RootTarget`
+    (``target`` is ``None`` if the journal does not know it: a run of an older runtree);
+    ``inputs`` is ``{"args": [...], "kwargs": {...}}``; ``status`` the request's status.
+    """
+
+    run_id: str
+    request_id: str
+    node_name: str
+    target: str | None
+    file: str | None
+    mode: str | None
+    inputs: Any
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

@@ -15,7 +15,12 @@ History:
 * 3: ``deliveries``: the messages of reliable senders (:class:`SqliteDeliveryLog`), so
   unacknowledged ones survive a crash.
 * 4: ``requests.attributes``: what a node reported about itself (JSON: model, token usage,
-  tool name... in OpenTelemetry-style names).
+  tool name... in OpenTelemetry-style names); indexes by creation order and by parent, so
+  readers page through a large run without scanning it.
+* 5: ``root_targets``: how to call a run's root calls again (``runtree resume``): for each
+  node name called at the root, the node's ``module:qualname`` and the file of its module.
+  A row with ``request_id = ''`` covers every root call of that name in the run; a row with
+  a request id covers only that call (two classes of one name were called at the root).
 """
 
 from __future__ import annotations
@@ -112,10 +117,26 @@ def _v3(conn: sqlite3.Connection) -> None:
 
 def _v4(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE requests ADD COLUMN attributes TEXT")
+    # pages of a run's requests in creation order, and of one request's children
+    conn.execute("CREATE INDEX requests_by_seq ON requests (run_id, seq)")
+    conn.execute("CREATE INDEX requests_by_parent ON requests (run_id, parent_id, seq)")
+
+
+def _v5(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE root_targets (
+            run_id TEXT NOT NULL,
+            node_name TEXT NOT NULL,
+            request_id TEXT NOT NULL DEFAULT '',
+            target TEXT NOT NULL,
+            file TEXT,
+            PRIMARY KEY (run_id, node_name, request_id)
+        ) WITHOUT ROWID"""
+    )
 
 
 #: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -33,6 +33,7 @@ from runtree.store.record import (
     EventRecorded,
     RequestEnded,
     RequestStarted,
+    RootTarget,
     RunEnded,
     RunInfo,
     RunRootSet,
@@ -40,6 +41,7 @@ from runtree.store.record import (
     StoredEvent,
     StoredOutput,
     StoredRequest,
+    StoredRoot,
     StoreStatistics,
     WriteOp,
 )
@@ -56,6 +58,10 @@ _INSERT_RUN = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _SET_ROOT = "UPDATE runs SET root_node = ?, root_inputs = ? WHERE run_id = ?"
+_ROOT_TARGET = (
+    "INSERT OR IGNORE INTO root_targets (run_id, node_name, request_id, target, file) "
+    "VALUES (?, ?, ?, ?, ?)"
+)
 _END_RUN = "UPDATE runs SET status = ?, end_time = ?, error = ? WHERE run_id = ?"
 _CREATED = (
     "INSERT INTO requests (run_id, request_id, seq, parent_id, node_name, mode, inputs, "
@@ -411,6 +417,8 @@ class SqliteRunStore:
                             conn.execute(_INSERT_RUN, op)
                         elif type(op) is RunRootSet:
                             conn.execute(_SET_ROOT, op)
+                        elif type(op) is RootTarget:
+                            conn.execute(_ROOT_TARGET, op)
                         elif type(op) is RunEnded:
                             conn.execute(_END_RUN, op)
                     if created:
@@ -557,6 +565,43 @@ class SqliteRunStore:
             StoredEvent(seq=r[0], request_id=r[1], kind=r[2], payload=_loads(r[3]), time=r[4])
             for r in rows
         ]
+
+    def get_roots(self, run_id: str) -> list[StoredRoot]:
+        """The run's own root calls (requests without a parent), in the order they were made,
+        with the node each one called (see :mod:`runtree.store.root`)."""
+        targets: dict[tuple[str, str], tuple[str | None, str | None]] = {}
+        if self._query(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", ("root_targets",)
+        ):
+            for name, request_id, target, file in self._query(
+                "SELECT node_name, request_id, target, file FROM root_targets WHERE run_id = ?",
+                (run_id,),
+            ):
+                targets[(name, request_id)] = (target, file)
+        rows = self._query(
+            "SELECT request_id, node_name, mode, inputs, status FROM requests "
+            "WHERE run_id = ? AND parent_id IS NULL ORDER BY seq, start_time",
+            (run_id,),
+        )
+        roots: list[StoredRoot] = []
+        for request_id, node_name, mode, inputs, status in rows:
+            unknown: tuple[str | None, str | None] = (None, None)
+            target, file = targets.get((node_name, request_id)) or targets.get(
+                (node_name, ""), unknown
+            )
+            roots.append(
+                StoredRoot(
+                    run_id=run_id,
+                    request_id=request_id,
+                    node_name=node_name,
+                    target=target,
+                    file=file,
+                    mode=mode,
+                    inputs=_loads(inputs),
+                    status=status,
+                )
+            )
+        return roots
 
     def completed_outputs(self, run_id: str) -> dict[str, StoredOutput]:
         """By request key (:mod:`runtree.store.key`): the requests of ``run_id`` that

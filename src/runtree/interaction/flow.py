@@ -1,0 +1,124 @@
+"""Running a whole workflow as one call: the ``session`` decorator and ``Flow``.
+
+* ``@rt.session`` (or ``@rt.session(name=..., timeout=..., ...)``) opens a session around
+  each call of the decorated function, sync or async, and returns ``(result, session)``.
+* ``rt.Flow(name, entry_point, **options)`` packages an entry point with its session
+  options; ``flow.invoke(*args)`` (blocking) and ``await flow.ainvoke(*args)`` run it as the
+  root call of a fresh session and return its output.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from runtree._async import is_async_callable
+from runtree.errors import ConfigurationError
+from runtree.interaction.call import call, call_sync
+from runtree.session.session import Session
+
+__all__ = ["Flow", "session"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@overload
+def session(  # type: ignore[overload-overlap]
+    func: Callable[P, Coroutine[Any, Any, T]], /
+) -> Callable[P, Coroutine[Any, Any, tuple[T, Session]]]: ...
+@overload
+def session(func: Callable[P, T], /) -> Callable[P, tuple[T, Session]]: ...
+@overload
+def session(
+    func: None = None, /, **options: Any
+) -> Callable[[Callable[P, Any]], Callable[P, Any]]: ...
+
+
+def session(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Open a session around each call of the decorated function.
+
+    The decorated function returns ``(result, session)``: the function's result and the
+    session it ran in (its run tree, statistics and run id). ``options`` are
+    :class:`Session` options (``name``, ``timeout``, ``context``, ``end_on_error``...). An
+    async function gets ``async with Session(...)``, a sync one ``with Session(...)`` (so it
+    can use ``rt.call_sync``).
+    """
+    if func is None:
+        Session(**options)  # check the options now, not at the first call
+        return functools.partial(_decorate, options=options)
+    if options:
+        raise ConfigurationError("pass session options as @rt.session(...) keywords")
+    return _decorate(func, options={})
+
+
+def _decorate(func: Callable[..., Any], *, options: dict[str, Any]) -> Callable[..., Any]:
+    if not callable(func):
+        raise ConfigurationError(f"@rt.session decorates a function, got {func!r}")
+    if is_async_callable(func):
+
+        @functools.wraps(func)
+        async def run_async(*args: Any, **kwargs: Any) -> tuple[Any, Session]:
+            async with Session(**options) as opened:
+                result = await func(*args, **kwargs)
+            return result, opened
+
+        return run_async
+
+    @functools.wraps(func)
+    def run_sync(*args: Any, **kwargs: Any) -> tuple[Any, Session]:
+        with Session(**options) as opened:
+            result = func(*args, **kwargs)
+        return result, opened
+
+    return run_sync
+
+
+class Flow(Generic[P, T]):
+    """A named workflow: an entry point (a node class or function) and its session options.
+
+    Each :meth:`invoke` / :meth:`ainvoke` is one run (one session) whose root call is the
+    entry point; the session of the latest run is :attr:`last_session`.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        entry_point: Callable[P, Awaitable[T]] | Callable[P, T],
+        **options: Any,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigurationError(f"a Flow needs a name, got {name!r}")
+        if not callable(entry_point):
+            raise ConfigurationError(
+                f"Flow {name!r}: entry_point must be a node class or a function, "
+                f"got {entry_point!r}"
+            )
+        if "name" in options:
+            raise ConfigurationError(
+                f"Flow {name!r}: the name is given once, as the first argument"
+            )
+        Session(name=name, **options)  # check the options now
+        self.name = name
+        self.entry_point = entry_point
+        self.options = options
+        self.last_session: Session | None = None
+
+    async def ainvoke(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run the flow once in a new session and return the entry point's output."""
+        async with Session(name=self.name, **self.options) as opened:
+            self.last_session = opened
+            result: T = await call(self.entry_point, *args, **kwargs)
+        return result
+
+    def invoke(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        """Blocking form of :meth:`ainvoke` (for code without a running event loop)."""
+        with Session(name=self.name, **self.options) as opened:
+            self.last_session = opened
+            result: T = call_sync(self.entry_point, *args, **kwargs)
+        return result
+
+    def __repr__(self) -> str:
+        target = getattr(self.entry_point, "__qualname__", self.entry_point)
+        return f"<Flow {self.name!r} entry_point={target!r}>"

@@ -1,0 +1,1 @@
+"""Import paths railtracks code uses (``runtree.utils.config``); aliases only."""

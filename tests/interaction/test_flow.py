@@ -1,0 +1,70 @@
+"""Whole workflows as one call: the session decorator and Flow."""
+
+from __future__ import annotations
+
+import pytest
+
+import runtree as rt
+from runtree.interaction.flow import Flow, session
+
+
+async def double(x: int) -> int:
+    return 2 * x
+
+
+async def pipeline(x: int) -> int:
+    first = await rt.call(double, x)
+    return await rt.call(double, first) + rt.context.get("bonus", 0)
+
+
+async def test_decorating_an_async_function_opens_a_session_around_each_call() -> None:
+    @session
+    async def main(x: int) -> int:
+        return await rt.call(double, x)
+
+    result, run = await main(3)
+    assert result == 6 and run.status == "closed"
+    assert [r.node_name for r in run.info.root_requests()] == ["double"]
+    again, other = await main(4)
+    assert again == 8 and other.run_id != run.run_id
+
+
+def test_decorating_a_sync_function_with_options() -> None:
+    @session(name="sync job", context={"bonus": 1}, store=None)
+    def main(x: int) -> int:
+        value: int = rt.call_sync(pipeline, x)
+        return value
+
+    result, run = main(5)
+    assert (result, run.name) == (21, "sync job")
+
+
+def test_bad_options_fail_when_decorating_not_at_the_first_call() -> None:
+    with pytest.raises(rt.ConfigurationError, match="timeout"):
+        session(timeout=-3)
+    with pytest.raises(TypeError):
+        session(no_such_option=1)
+
+
+def test_a_flow_runs_its_entry_point_as_the_root_call_of_a_new_run() -> None:
+    flow: Flow[[int], int] = rt.Flow("Doubler", pipeline, context={"bonus": 100}, store=None)
+    assert flow.invoke(1) == 104
+    run = flow.last_session
+    assert run is not None and run.name == "Doubler"
+    assert run.info.answer == 104
+    assert [r.node_name for r in run.info.root_requests()] == ["pipeline"]
+
+
+async def test_a_flow_runs_in_async_code_too() -> None:
+    flow = rt.Flow("Doubler", pipeline, store=None)
+    assert await flow.ainvoke(2) == 8
+    assert "Doubler" in repr(flow)
+
+
+def test_a_flow_refuses_bad_definitions_at_once() -> None:
+    with pytest.raises(rt.ConfigurationError, match="needs a name"):
+        rt.Flow("", pipeline)
+    with pytest.raises(rt.ConfigurationError, match="entry_point"):
+        rt.Flow("x", 42)  # type: ignore[call-overload]
+    with pytest.raises(rt.ConfigurationError, match="timeout"):
+        rt.Flow("x", pipeline, timeout=0)
