@@ -3,6 +3,7 @@ resume, ``KeyboardInterrupt`` semantics, no waiting for a node that cannot be in
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -30,11 +31,16 @@ def _interrupt(journal: Path, style: str, kind: str) -> subprocess.CompletedProc
         stderr=subprocess.PIPE,
         text=True,
     )
-    assert proc.stdout is not None
-    assert proc.stdout.readline() == "STARTED\n"  # the node runs: interrupt it now
-    proc.send_signal(signal.SIGINT)
-    # the node sleeps 60 s: ending within the test's timeout means it was not waited for
-    out, err = proc.communicate(timeout=40)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "STARTED\n"  # the node runs: interrupt it now
+        proc.send_signal(signal.SIGINT)
+        # the node sleeps 60 s: ending within the test's timeout means it was not waited for
+        out, err = proc.communicate(timeout=40)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -74,9 +80,13 @@ def test_guard_runs_the_previous_handler_when_it_cannot_end_the_run_itself() -> 
         return next(answers)
 
     old = signal.signal(signal.SIGINT, previous)
+    loop = asyncio.new_event_loop()
     try:
-        guard = InterruptGuard(on_interrupt).install()
+        guard = InterruptGuard(on_interrupt).install(loop)
         assert signal.getsignal(signal.SIGINT) == guard._handle
+        assert signal.set_wakeup_fd(-1) != -1  # a signal wakes the loop...
+        assert guard._wakeup is not None
+        signal.set_wakeup_fd(guard._wakeup[1].fileno())
         guard._handle(signal.SIGINT, None)  # the session is not waiting: previous handler
         assert calls == ["session", "previous"]
         guard.count = 0
@@ -85,22 +95,26 @@ def test_guard_runs_the_previous_handler_when_it_cannot_end_the_run_itself() -> 
         assert calls == ["session", "previous", "session", "previous"]
         guard.uninstall()
         assert signal.getsignal(signal.SIGINT) is previous
+        assert signal.set_wakeup_fd(-1) == -1  # ...while the guard is installed
     finally:
         signal.signal(signal.SIGINT, old)
+        loop.close()
 
 
 def test_guard_is_not_installed_outside_the_main_thread_or_over_sig_ign() -> None:
+    loop = asyncio.new_event_loop()
     guards: list[InterruptGuard] = []
     thread = threading.Thread(
-        target=lambda: guards.append(InterruptGuard(lambda frame: True).install())
+        target=lambda: guards.append(InterruptGuard(lambda frame: True).install(loop))
     )
     thread.start()
     thread.join()
     assert not guards[0]._installed
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        guard = InterruptGuard(lambda frame: True).install()
+        guard = InterruptGuard(lambda frame: True).install(loop)
         assert not guard._installed and signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         guard.uninstall()
     finally:
         signal.signal(signal.SIGINT, old)
+        loop.close()

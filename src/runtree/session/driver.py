@@ -30,13 +30,16 @@ from typing import Any, TypeVar
 from runtree._async import close_loop
 from runtree._threads import blocking
 
-__all__ = ["LoopDriver"]
+__all__ = ["LoopDriver", "cancel_all_tasks", "cancel_all_tasks_and_wait"]
 
 T = TypeVar("T")
 
 #: ready callbacks run by the fast path before it falls back to the full loop; a call that
 #: is not done by then is waiting for I/O, a timer or another thread
 _FAST_PASSES = 32
+#: the longest the main thread waits on a lock without looking at signals: a Ctrl-C that
+#: comes just before it blocks would otherwise wait until the lock is released
+_SIGNAL_CHECK = 0.2
 
 
 class _DrivenLoop(asyncio.SelectorEventLoop):
@@ -185,13 +188,14 @@ class LoopDriver:
                 cond.notify_all()
 
         future.add_done_callback(wake)
+        timeout = _SIGNAL_CHECK if threading.current_thread() is threading.main_thread() else None
         with blocking(), cond:
             self._waiters += 1
             try:
                 while not future.done():
                     if self._drive.acquire(blocking=False):
                         break
-                    cond.wait()
+                    cond.wait(timeout)
                 else:
                     return future.result()
             finally:
@@ -220,3 +224,20 @@ class LoopDriver:
                     sys.set_asyncgen_hooks(*self._saved_hooks)
                     if isinstance(loop, _DrivenLoop):
                         loop.owner = None
+
+
+def cancel_all_tasks() -> None:
+    """On a private loop (scheduled with :meth:`LoopDriver.call_soon`): cancel every task."""
+    for task in asyncio.all_tasks():
+        task.cancel()
+
+
+async def cancel_all_tasks_and_wait(timeout: float) -> None:
+    """On a private loop, before it closes: cancel the other tasks (calls other threads still
+    wait for) and wait at most ``timeout`` seconds for them to end."""
+    current = asyncio.current_task()
+    left = [task for task in asyncio.all_tasks() if task is not current]
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left, timeout=timeout)

@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
-import inspect
 import logging
 import os
 import threading
@@ -49,8 +48,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
-from runtree._async import maybe_await
-from runtree._threads import blocking, shared_threads
+from runtree._threads import blocking
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
 from runtree.context.store import RunContext
@@ -67,7 +65,8 @@ from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
-from runtree.session.driver import LoopDriver
+from runtree.session.closers import Closer, Closers
+from runtree.session.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
 from runtree.session.interrupt import InterruptGuard, resume_hint
 from runtree.session.run_log import RunLog
 from runtree.session.strategies import default_strategies
@@ -94,7 +93,6 @@ T = TypeVar("T")
 logger = logging.getLogger("runtree")
 
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
-Closer = Callable[[], Awaitable[None] | None]
 
 #: the synchronous sessions (``with``) open in the main thread: a script's run, which threads
 #: it starts must not quietly leave (see :func:`open_session`)
@@ -250,7 +248,7 @@ class Session:
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
-        self._closers: list[Closer] = []
+        self._closers = Closers(name or self.run_id)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -290,34 +288,7 @@ class Session:
             raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
         if self._status == "closed":
             raise SessionStateError(f"session {self.name or self.run_id!r} is closed")
-        self._closers.append(closer)
-
-    def _take_closers(self) -> list[Closer]:
-        closers, self._closers = self._closers, []
-        return closers[::-1]  # the last registered runs first
-
-    def _closer_failed(self, closer: Closer) -> None:
-        logger.exception("session %s: closer %r failed", self.name or self.run_id, closer)
-
-    async def _run_closers(self) -> None:
-        for closer in self._take_closers():
-            try:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                self._closer_failed(closer)
-
-    def _run_closers_now(self) -> None:
-        """:meth:`_run_closers` for ``with`` inside async code: this thread runs the loop and
-        cannot wait on it, so an async closer runs on a loop of its own in a worker thread."""
-        for closer in self._take_closers():
-            try:
-                result = closer()
-                if inspect.isawaitable(result):
-                    shared_threads().submit(asyncio.run, maybe_await(result)).result()
-            except Exception:
-                self._closer_failed(closer)
+        self._closers.add(closer)
 
     def _open(self) -> None:
         if self._status != "unopened":
@@ -456,7 +427,7 @@ class Session:
         if self._status != "open" or driver is None or not self._waiting_in(frame):
             return False
         self._interrupted = True
-        driver.call_soon(_cancel_all_tasks)
+        driver.call_soon(cancel_all_tasks)
         return True
 
     def _waiting_in(self, frame: FrameType | None) -> bool:
@@ -508,7 +479,7 @@ class Session:
         self.state.loop = loop
         self._owner = asyncio.current_task()
         self._arm_timeout(loop)
-        self._guard = InterruptGuard(self._interrupt_async).install()
+        self._guard = InterruptGuard(self._interrupt_async).install(loop)
         return self
 
     async def __aexit__(
@@ -521,7 +492,7 @@ class Session:
         interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         try:
             if self._closers:
-                await self._run_closers()
+                await self._closers.run()
             await self._wind_down(interrupted=interrupted)
             self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
@@ -540,7 +511,7 @@ class Session:
             self.state.loop = loop
             self._owner = asyncio.current_task()
             self._arm_timeout(loop)
-            self._guard = InterruptGuard(self._interrupt_async).install()
+            self._guard = InterruptGuard(self._interrupt_async).install(loop)
             return self
         driver = LoopDriver()
         self._open()
@@ -549,7 +520,7 @@ class Session:
         self._driver = driver
         self.state.loop = driver.loop
         self._arm_timeout(driver.loop)
-        self._guard = InterruptGuard(self._interrupt_sync).install()
+        self._guard = InterruptGuard(self._interrupt_sync).install(driver.loop)
         return self
 
     def __exit__(
@@ -566,16 +537,16 @@ class Session:
         try:
             if driver is None:
                 if self._closers:
-                    self._run_closers_now()
+                    self._closers.run_now()
                 self._wind_down_now(interrupted=interrupted)
             else:
                 driver.run(self._close_private(interrupted=interrupted))
             self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
-            if driver is not None:
-                driver.close()
             if self._guard is not None:
                 self._guard.uninstall()
+            if driver is not None:
+                driver.close()
         if interrupted:
             self._end_interrupted()
         self._translate(exc_type, exc)
@@ -583,9 +554,9 @@ class Session:
     async def _close_private(self, *, interrupted: bool) -> None:
         """On the private loop: cancel calls other threads still wait for, run the closers,
         then wind down."""
-        await _cancel_all_tasks_and_wait(self.settle_timeout)
+        await cancel_all_tasks_and_wait(self.settle_timeout)
         if self._closers:
-            await self._run_closers()
+            await self._closers.run()
         await self._wind_down(interrupted=interrupted)
 
     # -- running from synchronous code -------------------------------------------------------
@@ -602,7 +573,7 @@ class Session:
             return self._run_elsewhere(coroutine)
         if self._deadline is not None and time.monotonic() >= self._deadline:
             coroutine.close()
-            driver.run(_call(self._expire))  # the timer may not have run yet: expire now
+            driver.run(_expire_now(self))  # the timer may not have run yet: expire now
             self._translate(None, None)
         try:
             result = driver.run(coroutine)
@@ -637,21 +608,5 @@ class Session:
         return f"<Session {self.name or self.run_id!r} {self._status}, {len(self.info)} requests>"
 
 
-async def _call(function: Callable[[], None]) -> None:
-    function()
-
-
-def _cancel_all_tasks() -> None:
-    """On a private loop: cancel every task (Ctrl-C)."""
-    for task in asyncio.all_tasks():
-        task.cancel()
-
-
-async def _cancel_all_tasks_and_wait(timeout: float) -> None:
-    """On a private loop, at close: cancel the other tasks and wait for them to end."""
-    current = asyncio.current_task()
-    left = [task for task in asyncio.all_tasks() if task is not current]
-    for task in left:
-        task.cancel()
-    if left:
-        await asyncio.wait(left, timeout=timeout)
+async def _expire_now(session: Session) -> None:
+    session._expire()
