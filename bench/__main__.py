@@ -23,6 +23,7 @@ TARGETS = {
     "300k calls: requests not journaled": ("", 0.0),
     "1M calls: rows not on disk": ("", 0.0),
     "import runtree": ("ms", 150.0),
+    "call_sync per call, journal on": ("us", 15.0),
     "viz: open a 100k-request run (API)": ("s", 2.0),
     "viz: open a 100k-request run (Chromium)": ("s", 2.0),
     "agent overhead per model turn": ("us", 100.0),
@@ -114,6 +115,7 @@ def _extra_suites() -> list[Any]:
         "bench.viz",
         "bench.agents",
         "bench.process",
+        "bench.sync",
     ):
         try:
             module = __import__(module_name, fromlist=["run"])

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from runtree._lazy import lazy_exports
 from runtree.errors import (
+    CallDepthError,
     ConfigurationError,
     ContextError,
     ExecutionError,
@@ -113,6 +114,7 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), subpackages=_
 __version__ = "0.1.0"
 
 __all__ = [
+    "CallDepthError",
     "ConfigurationError",
     "ContextError",
     "ExecutionError",

@@ -17,6 +17,7 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
     ├── SessionTimeoutError (TimeoutError)   a session ran past its ``timeout``
     ├── NodeTimeoutError (TimeoutError)      one call ran past its policy's ``timeout``
     ├── RunEndedError (RuntimeError)         a call made after ``end_on_error`` ended the run
+    ├── CallDepthError (RecursionError)      calls nested deeper than ``max_call_depth``
     ├── FatalError (RuntimeError)            raised by a node to end the whole run (always,
     │                                        whatever ``end_on_error`` says)
     ├── ExecutionError (RuntimeError)        a strategy could not run a task (broken worker, ...)
@@ -33,6 +34,7 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
 from __future__ import annotations
 
 __all__ = [
+    "CallDepthError",
     "ConfigurationError",
     "ContextError",
     "ExecutionError",
@@ -95,6 +97,11 @@ class NodeTimeoutError(RuntreeError, TimeoutError):
 
 class RunEndedError(RuntreeError, RuntimeError):
     """A call was made after a failure ended the run (``Session(end_on_error=True)``)."""
+
+
+class CallDepthError(RuntreeError, RecursionError):
+    """Calls nested deeper than the session's ``max_call_depth`` (a node calling itself
+    without end); the message names the depth and the chain of nodes."""
 
 
 class FatalError(RuntreeError, RuntimeError):

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-import asyncio
+from pathlib import Path
 
 import pytest
 
 import runtree as rt
-from tests.support import Adder, Boom, Failing
+from tests.support import Adder, Boom, Failing, Forever
 
 
 async def test_call_outside_session_opens_temporary_one() -> None:
@@ -87,11 +87,32 @@ def test_call_sync_outside_session() -> None:
         rt.call_sync(Failing)
 
 
-async def test_sync_with_session_inside_async_code() -> None:
-    with rt.Session() as session:
+async def test_sync_with_session_inside_async_code(tmp_path: Path) -> None:
+    """railtracks style: `with` inside async code. The run is finished and written when the
+    block ends (nothing is left for the loop to do later)."""
+    from runtree.store import SqliteRunStore
+
+    got: list[str] = []
+
+    async def on_item(item: str) -> None:
+        got.append(item)
+
+    db = tmp_path / "j.db"
+    with rt.Session(store=db, broadcast_callback=on_item) as session:
         assert await rt.call(Adder, 2, 2) == 4
-    await asyncio.sleep(0)  # the publisher closes in the background
-    assert session.info.answer == 4
+        await rt.broadcast("item")
+    assert session.status == "closed" and session.info.answer == 4
+    assert got == ["item"]  # delivered before the block ended
+    with SqliteRunStore(db) as store:
+        run = store.get_run(session.run_id)
+        assert run.status == "succeeded" and run.end_time is not None
+        assert [r.node_name for r in store.get_requests(session.run_id)] == ["Adder"]
+
+
+async def test_sync_with_session_inside_async_code_times_out() -> None:
+    with pytest.raises(rt.SessionTimeoutError), rt.Session(timeout=0.05) as session:
+        await rt.call(Forever)
+    assert [r.status for r in session.info.requests.values()] == ["cancelled"]
 
 
 async def test_abstract_node_is_refused() -> None:
@@ -100,6 +121,8 @@ async def test_abstract_node_is_refused() -> None:
 
     with pytest.raises(rt.NodeDefinitionError, match="does not implement invoke"):
         await rt.call(NoInvoke)
+    with pytest.raises(TypeError, match=r"NoInvoke cannot be instantiated.*invoke\(\)"):
+        NoInvoke()
 
 
 async def test_temporary_sessions_are_not_journaled(tmp_path: object) -> None:

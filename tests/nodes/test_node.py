@@ -97,3 +97,55 @@ def test_prepare_tool_checks_names() -> None:
         Tooly.prepare_tool({"a": 1})
     with pytest.raises(rt.NodeDefinitionError, match="is not a tool"):
         Adder.tool_info()
+
+
+def test_a_node_without_invoke_cannot_be_instantiated() -> None:
+    class Base(Node[int]):
+        def __init__(self, x: int):
+            super().__init__()
+            self.x = x
+
+    with pytest.raises(rt.NodeDefinitionError, match=r"Base cannot be instantiated.*invoke\(\)"):
+        Base(1)
+    with pytest.raises(TypeError, match="invoke"):  # a NodeDefinitionError is a TypeError
+        Base(1)
+
+    class Concrete(Base):  # an abstract base with an invoke below it is fine
+        def invoke(self) -> int:
+            return self.x
+
+    class Again(Concrete):
+        pass
+
+    assert Concrete(2).x == 2 and Again(3).x == 3
+    with pytest.raises(rt.NodeInvocationError, match="'Concrete'"):
+        rt.call_sync(Concrete)  # bad arguments are still reported as such
+
+
+async def test_sync_body_abandoned_when_its_caller_is_cancelled() -> None:
+    """A sync body cannot be interrupted: the caller is released at once and the node
+    notes the work that goes on (its future gives the true outcome)."""
+    import asyncio
+    import threading
+
+    from runtree.nodes.node import take_abandoned
+
+    started, release = threading.Event(), threading.Event()
+
+    class Blocking(Node[str]):
+        def invoke(self) -> str:
+            started.set()
+            release.wait(30)
+            return "done"
+
+    node = Blocking()
+    task = asyncio.ensure_future(node.invoke())
+    await asyncio.to_thread(started.wait, 30)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    work = take_abandoned(node)
+    assert work is not None and not work.done()
+    release.set()
+    assert await asyncio.wrap_future(work) == "done"
+    assert take_abandoned(node) is None

@@ -148,12 +148,13 @@ def test_log_messages() -> None:
     assert "DONE in 500.00 ms" in success.log_message() and len(success.log_message()) < 200
 
 
-async def test_async_subscriber_runs_on_the_session_loop_whoever_publishes() -> None:
-    """The first message may come from a node on the thread strategy: the subscriber must
-    still run on the session's loop (not the worker thread's)."""
+async def test_async_subscriber_runs_in_a_thread_of_its_own() -> None:
+    """Whoever publishes (the session loop, a thread-mode node), an async subscriber runs on
+    its own thread's loop, never on the session's loop, always the same thread."""
     threads: list[int] = []
 
     async def record(message: Message) -> None:
+        asyncio.get_running_loop()  # it has a loop to await on
         threads.append(threading.get_ident())
 
     async with rt.Session(execution_mode="thread", store=None) as session:
@@ -161,7 +162,85 @@ async def test_async_subscriber_runs_on_the_session_loop_whoever_publishes() -> 
         from tests.support import Streamer
 
         await rt.call(Streamer, 2)
-    assert threads == [threading.get_ident()] * 2
+        await rt.broadcast("from the session loop")
+    assert len(threads) == 3 and len(set(threads)) == 1
+    assert threads[0] != threading.get_ident()
+
+
+async def test_a_blocking_async_broadcast_callback_does_not_stall_the_run() -> None:
+    """The callback blocks (time.sleep-like) until the run has finished its calls: if it ran
+    on the session's loop, the calls could never finish."""
+    run_done = threading.Event()
+    got: list[str] = []
+
+    async def blocking_callback(item: str) -> None:
+        run_done.wait(30)  # blocks its thread, as time.sleep would
+        got.append(item)
+
+    async with rt.Session(broadcast_callback=blocking_callback, store=None):
+        await rt.broadcast("first")
+        assert await rt.call_batch(Adder, range(50), range(50)) == [2 * i for i in range(50)]
+        run_done.set()
+        await rt.broadcast("second")
+    assert got == ["first", "second"]
+
+
+class AsyncCallable:
+    def __init__(self) -> None:
+        self.items: list[object] = []
+
+    async def __call__(self, item: object) -> None:
+        await asyncio.sleep(0)
+        self.items.append(item)
+
+
+async def test_object_with_async_call_as_broadcast_callback_receives_items() -> None:
+    callback = AsyncCallable()
+    async with rt.Session(broadcast_callback=callback, store=None) as session:
+        for i in range(5):
+            await rt.broadcast(i)
+    assert callback.items == [0, 1, 2, 3, 4]
+    (sub,) = [s for s in session.statistics().publisher.subscribers if s.name != "journal"]
+    assert (sub.delivered, sub.failed, sub.dropped) == (5, 0, 0)
+
+
+async def test_callbacks_returning_awaitables_and_partials_are_awaited() -> None:
+    import functools
+
+    seen: list[tuple[str, object]] = []
+
+    async def tagged(tag: str, item: object) -> None:
+        seen.append((tag, item))
+
+    publisher = RTPublisher()
+    publisher.subscribe(stream_subscriber(functools.partial(tagged, "partial")))
+    publisher.subscribe(stream_subscriber(lambda item: tagged("lambda", item)))
+    for i in range(3):
+        publisher.publish(_stream(i))
+    await publisher.aclose()
+    assert sorted(seen, key=str) == sorted(
+        [(tag, i) for tag in ("partial", "lambda") for i in range(3)], key=str
+    )
+    assert [s.delivered for s in publisher.statistics().subscribers] == [3, 3]
+
+
+async def test_blocked_async_subscriber_keeps_order_and_counts_drops() -> None:
+    publisher = RTPublisher()
+    gate = threading.Event()
+    got: list[int] = []
+
+    async def slow(message: Streaming) -> None:
+        gate.wait(10)
+        got.append(message.item)
+
+    publisher.subscribe(slow, name="slow", max_buffer=3)
+    for i in range(10):
+        publisher.publish(_stream(i))  # never blocks although `slow` is stuck
+    gate.set()
+    await publisher.aclose()
+    (stats,) = publisher.statistics().subscribers
+    assert got == sorted(got) and stats.delivered == len(got)
+    assert stats.delivered + stats.dropped == 10 and stats.dropped >= 6
 
 
 def test_sync_close_delivers_to_thread_subscribers() -> None:

@@ -119,7 +119,10 @@ def execute(
     try:
         outcomes = _run(session, calls)
     except KeyboardInterrupt:
-        sys.stderr.write(f"runtree: interrupted (run {short}); resume it: runtree resume {short}\n")
+        if not session.interrupted:  # else the session has said how to resume it
+            sys.stderr.write(
+                f"runtree: interrupted (run {short}); resume it: runtree resume {short}\n"
+            )
         return 130
     finally:
         if display is not None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-__all__ = ["DEFAULT", "Default", "call_maybe_async", "is_async_callable", "unique_name", "wait"]
+from runtree._async import maybe_await
+
+__all__ = ["DEFAULT", "Default", "call_maybe_async", "unique_name", "wait"]
 
 T = TypeVar("T")
 _names = itertools.count(1)
@@ -39,19 +40,9 @@ def unique_name(prefix: str) -> str:
     return f"{prefix}-{next(_names)}"
 
 
-def is_async_callable(fn: object) -> bool:
-    """Whether calling ``fn`` returns a coroutine (functions and objects with async __call__)."""
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
-        getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
-    )
-
-
 async def call_maybe_async(fn: Callable[..., Any], *args: Any) -> Any:
     """Call ``fn(*args)`` and await the result if it is awaitable."""
-    result = fn(*args)
-    if inspect.isawaitable(result):
-        return await result
-    return result
+    return await maybe_await(fn(*args))
 
 
 def _expire(fut: asyncio.Future[Any], make_error: Callable[[], BaseException]) -> None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from runtree.comm._support import is_async_callable
+from runtree._async import is_async_callable
 
 __all__ = ["Callback", "Listener", "ListenerStatistics"]
 
@@ -27,7 +28,8 @@ class ListenerStatistics:
 class Listener:
     """One callback with a name; returned by ``subscribe``/``on`` and accepted by ``off``.
 
-    Sync callbacks run inline on the event loop (keep them short); async ones are awaited.
+    Sync callbacks run inline on the event loop (keep them short); async ones, and any whose
+    result is awaitable, are awaited.
     """
 
     __slots__ = (
@@ -65,10 +67,9 @@ class Listener:
         Cancellation is not caught.
         """
         try:
-            if self.is_async:
-                await cast(Awaitable[Any], self.callback(argument))
-            else:
-                self.callback(argument)
+            result = self.callback(argument)
+            if self.is_async or inspect.isawaitable(result):
+                await cast(Awaitable[Any], result)
         except Exception as exc:
             self.failed += 1
             return exc

@@ -4,9 +4,9 @@
 one), ``parent_id`` the request id of the node that is running (set by
 ``Node.tracked_invoke``), and ``mode_override`` the execution mode chosen with
 :func:`execution_mode` for the calls made directly in its scope.
-Each task, thread hop (``asyncio.to_thread``) and strategy carries a copy of this context.
-A strategy that runs nodes in another process carries the parent id there, and the values of
-the variables registered with :func:`carry`.
+Each task, thread hop (a synchronous node's worker thread) and strategy carries a copy of this
+context. A strategy that runs nodes in another process carries the parent id there, and the
+values of the variables registered with :func:`carry`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 * :class:`AsyncioExecutionStrategy` (``"async"``) awaits the node in the caller's task.
 * :class:`ThreadExecutionStrategy` (``"thread"``) runs it on an event loop of its own in a
-  pool thread; calls the node makes hop back to the session's loop.
+  worker thread; calls the node makes hop back to the session's loop.
 * :class:`ProcessExecutionStrategy` (``"process"``, in :mod:`runtree.execution.process`,
   importable from here too) runs it in a worker process of its own pool; the calls it makes
   there belong to the caller's run (see :mod:`runtree.execution.remote`).
@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import abc
 import asyncio
-import concurrent.futures
 import contextvars
 import threading
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from runtree._threads import DEFAULT_LIMIT, WorkerThreads
 from runtree.execution.task import Task
+from runtree.nodes.node import abandon
 
 if TYPE_CHECKING:
     from runtree.execution.process import ProcessExecutionStrategy
@@ -59,68 +60,95 @@ class AsyncioExecutionStrategy(ExecutionStrategy):
         return task.invoke()  # awaited by the caller: no frame of our own on the hot path
 
 
-class ThreadExecutionStrategy(ExecutionStrategy):
-    """Runs each task on a pool thread, inside an event loop owned by that thread.
+class _ThreadRun:
+    """One task on the thread strategy: its loop and coroutine's task once started, and
+    whether the caller asked to cancel it (read by both threads; no lock is needed because
+    each side writes before it reads the other's field)."""
 
-    Cancelling the awaiting task cancels the node's coroutine in its thread.
+    __slots__ = ("cancelled", "inner", "loop")
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.inner: asyncio.Task[Any] | None = None
+
+
+class _LoopHolder:
+    """A worker thread's event loop, closed when the thread ends (thread-local value)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        if not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
+
+
+class ThreadExecutionStrategy(ExecutionStrategy):
+    """Runs each task on a worker thread, inside an event loop owned by that thread.
+
+    At most ``max_workers`` tasks run at once (default :data:`runtree._threads.DEFAULT_LIMIT`);
+    a node waiting for calls it made does not count, so nesting never deadlocks. Cancelling
+    the awaiting task cancels the node's coroutine in its thread; the caller does not wait
+    for that to take effect: the node is noted as abandoned (:func:`runtree.nodes.node.abandon`)
+    and its request is recorded with the outcome it really had (cancelled, or finished if it
+    could not be stopped in time).
     """
 
     mode = "thread"
 
     def __init__(self, *, max_workers: int | None = None) -> None:
         self._max_workers = max_workers
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: WorkerThreads | None = None
         self._local = threading.local()
-        self._loops: list[asyncio.AbstractEventLoop] = []
         self._lock = threading.Lock()
 
-    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _threads(self) -> WorkerThreads:
         pool = self._pool
         if pool is None:
             with self._lock:
                 if self._pool is None:
-                    self._pool = concurrent.futures.ThreadPoolExecutor(
-                        max_workers=self._max_workers, thread_name_prefix="runtree-thread"
+                    self._pool = WorkerThreads(
+                        limit=self._max_workers or DEFAULT_LIMIT, name="runtree-thread"
                     )
                 pool = self._pool
         return pool
 
     def _thread_loop(self) -> asyncio.AbstractEventLoop:
-        loop: asyncio.AbstractEventLoop | None = getattr(self._local, "loop", None)
-        if loop is None:
-            loop = asyncio.new_event_loop()
-            self._local.loop = loop
-            with self._lock:
-                self._loops.append(loop)
-        return loop
+        holder: _LoopHolder | None = getattr(self._local, "holder", None)
+        if holder is None or holder.loop.is_closed():
+            holder = self._local.holder = _LoopHolder()
+        return holder.loop
 
-    def _run(self, context: contextvars.Context, task: Task[Any], handle: list[Any]) -> Any:
+    def _run(self, context: contextvars.Context, task: Task[Any], run: _ThreadRun) -> Any:
         loop = self._thread_loop()
         inner = context.run(loop.create_task, task.invoke())
-        handle.append((loop, inner))
+        run.loop, run.inner = loop, inner
+        if run.cancelled:
+            inner.cancel()
         return loop.run_until_complete(inner)
 
     async def execute(self, task: Task[Any]) -> Any:
-        handle: list[Any] = []
-        future = self._executor().submit(self._run, contextvars.copy_context(), task, handle)
+        run = _ThreadRun()
+        future = self._threads().submit(self._run, contextvars.copy_context(), task, run)
         try:
             return await asyncio.wrap_future(future)
         except asyncio.CancelledError:
-            if handle:
-                loop, inner = handle[0]
-                if not loop.is_closed():
+            if not future.cancel():  # started: stop the coroutine in its own loop
+                run.cancelled = True
+                loop, inner = run.loop, run.inner
+                if loop is not None and inner is not None and not loop.is_closed():
                     loop.call_soon_threadsafe(inner.cancel)
+                abandon(task.node, future)
             raise
 
     def shutdown(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
-            loops, self._loops = self._loops, []
         if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        for loop in loops:
-            if not loop.is_running():
-                loop.close()
+            pool.shutdown()
 
 
 def __getattr__(name: str) -> Any:

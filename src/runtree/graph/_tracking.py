@@ -19,10 +19,10 @@ from the journal gets those changes re-applied instead of running again.
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar, TypeVar
 
+from runtree._async import maybe_await
 from runtree.context.central import current_session, execution_mode
 from runtree.graph._changes import ChangeTracker, apply_changes
 from runtree.interaction import call, call_sync
@@ -104,13 +104,6 @@ async def track(
     with execution_mode("async"):
         result: T = await call(tracked_class(name), StepWork(work, label, attributes))
     return result
-
-
-async def maybe_await(value: Any) -> Any:
-    """``await value`` if it is awaitable, else return it."""
-    if inspect.isawaitable(value):
-        return await value
-    return value
 
 
 def _journaled() -> bool:

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import inspect
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
 
+from runtree._async import is_async_callable
+from runtree._threads import run_in_thread
 from runtree.errors import ConfigurationError
 from runtree.graph._tracking import Record, StepContext, maybe_await, track
 from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action, check_flag
@@ -294,8 +295,8 @@ class Node(BaseNode, Generic[P, E]):
         counters.peak = max(counters.peak, counters.running)
         try:
             method = self.exec
-            if inspect.iscoroutinefunction(method) or not self.exec_in_thread:
+            if is_async_callable(method) or not self.exec_in_thread:
                 return await maybe_await(method(prep_res))
-            return await maybe_await(await asyncio.to_thread(method, prep_res))
+            return await maybe_await(await run_in_thread(method, prep_res))
         finally:
             counters.running -= 1

@@ -2,6 +2,10 @@
 
 Outside a session, a call opens a temporary session for itself
 (``Session(name=<node>, store=None)``): nobody keeps its tree, so it is not journaled.
+Except in one case: while a script's ``with rt.Session()`` is open in the main thread,
+``call_sync`` from a thread that is not part of it (a thread the script started, which does
+not inherit the session) raises :class:`~runtree.errors.ContextError` instead of running
+silently outside the journal (see :func:`runtree.session.session.open_session`).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any, TypeVar, overload
 from runtree.context.central import current_session, parent_id
 from runtree.errors import ContextError
 from runtree.nodes.node import Node
-from runtree.session.session import Session
+from runtree.session.session import Session, open_session
 
 __all__ = ["call", "call_sync"]
 
@@ -34,7 +38,7 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     """
     session: Session | None = current_session.get()
     if session is None:
-        async with Session(name=_label(node), store=None) as temporary:
+        async with _temporary_session(node) as temporary:
             return await temporary.state.call_nodes(None, None, node, args, kwargs)
     return await session.state.call_nodes(parent_id.get(), None, node, args, kwargs)
 
@@ -48,23 +52,40 @@ def call_sync(node: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ..
 def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:
     """Blocking form of :func:`call` for code without a running event loop.
 
-    Inside ``with rt.Session()`` it runs on the session's loop; inside a synchronous node
-    (a worker thread) it sends the call to the session's loop and waits; elsewhere it opens
-    a temporary session.
+    Works in any thread that carries the session's context: the session's own thread
+    inside ``with rt.Session()``, a synchronous node (a worker thread), a thread inside
+    ``with session.attach()``. Outside any session it opens a temporary one.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
+    if asyncio._get_running_loop() is not None:
         raise ContextError(
             "call_sync() cannot run inside a running event loop; use `await rt.call(...)` there"
         )
     session: Session | None = current_session.get()
     if session is None:
-        with Session(name=_label(node), store=None) as temporary:
-            return temporary.run_sync(call(node, *args, **kwargs))
-    return session.run_sync(call(node, *args, **kwargs))
+        _refuse_if_session_open(node)
+        with _temporary_session(node) as temporary:
+            return temporary.run_sync(temporary.state.call_nodes(None, None, node, args, kwargs))
+    return session.run_sync(session.state.call_nodes(parent_id.get(), None, node, args, kwargs))
+
+
+def _temporary_session(node: Any) -> Session:
+    """The session of a call made outside any session (not journaled)."""
+    session = Session(name=_label(node), store=None)
+    session.temporary = True
+    return session
+
+
+def _refuse_if_session_open(node: Any) -> None:
+    """A thread without a session context must not run quietly outside the script's
+    session."""
+    other = open_session()
+    if other is not None:
+        raise ContextError(
+            f"rt.call_sync({_label(node)}) was made in a thread that is not part of the open "
+            f"session {other.name or other.run_id!r} (threads do not inherit a session): "
+            "enter `with session.attach():` in that thread, or start it in "
+            "`contextvars.copy_context()`; to run it apart on purpose, open a session there"
+        )
 
 
 def _label(node: Any) -> str:

@@ -10,10 +10,10 @@
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from runtree._async import is_async_callable
 from runtree.errors import ConfigurationError
 from runtree.interaction.call import call, call_sync
 from runtree.session.session import Session
@@ -56,7 +56,7 @@ def session(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
 def _decorate(func: Callable[..., Any], *, options: dict[str, Any]) -> Callable[..., Any]:
     if not callable(func):
         raise ConfigurationError(f"@rt.session decorates a function, got {func!r}")
-    if inspect.iscoroutinefunction(func):
+    if is_async_callable(func):
 
         @functools.wraps(func)
         async def run_async(*args: Any, **kwargs: Any) -> tuple[Any, Session]:

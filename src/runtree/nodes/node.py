@@ -1,14 +1,16 @@
 """The :class:`Node` base class: one small, composable unit of async work.
 
 A node is constructed with its inputs and run with ``await node.invoke()``. A synchronous
-``invoke`` is wrapped at class creation so it runs in a worker thread and never blocks the
-event loop. ``tracked_invoke`` adds timing and debug details and emits the ``node.*``
-events on the publisher of the current session, if there is one.
+``invoke`` is wrapped at class creation so it runs in a worker thread (see
+:mod:`runtree._threads`: nested synchronous calls cannot exhaust those threads) and never
+blocks the event loop. A subclass without ``invoke`` cannot be instantiated.
+``tracked_invoke`` adds timing and debug details and emits the ``node.*`` events on the
+publisher of the current session, if there is one.
 """
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import contextvars
 import functools
 import inspect
@@ -18,6 +20,8 @@ from collections.abc import Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
+from runtree._async import is_async_callable
+from runtree._threads import run_in_thread
 from runtree.errors import NodeDefinitionError, NodeInvocationError
 from runtree.nodes.details import DebugDetails, LatencyDetails
 from runtree.nodes.settings import node_debug_enabled
@@ -29,7 +33,14 @@ if TYPE_CHECKING:
 
     from runtree.llm.tools import Tool
 
-__all__ = ["Node", "ToolCallable", "current_node_id", "public_attributes"]
+__all__ = [
+    "Node",
+    "ToolCallable",
+    "abandon",
+    "current_node_id",
+    "public_attributes",
+    "take_abandoned",
+]
 
 T = TypeVar("T")
 
@@ -86,13 +97,38 @@ def public_attributes(node: object) -> dict[str, Any]:
     }
 
 
+_ABANDONED = "_runtree_abandoned"
+
+
+def abandon(node: object, work: concurrent.futures.Future[Any]) -> None:
+    """Note that ``node``'s work could not be stopped when its caller was cancelled: it goes
+    on, and ``work`` gives its true outcome (the session records that, not "cancelled")."""
+    node.__dict__[_ABANDONED] = work
+
+
+def take_abandoned(node: object) -> concurrent.futures.Future[Any] | None:
+    """The work :func:`abandon` noted for ``node`` (forgotten here), or ``None``."""
+    work: concurrent.futures.Future[Any] | None = node.__dict__.pop(_ABANDONED, None)
+    return work
+
+
 def _wrap_sync_invoke(func: Any) -> Any:
     @functools.wraps(func)
     async def invoke(self: Any) -> Any:
-        return await asyncio.to_thread(func, self)
+        return await run_in_thread(func, self, on_abandon=functools.partial(abandon, self))
 
     invoke.__runtree_sync__ = func  # type: ignore[attr-defined]
     return invoke
+
+
+def _new_abstract(cls: type[Any], *args: Any, **kwargs: Any) -> Any:
+    """``__new__`` of a node class without ``invoke`` (and of its subclasses)."""
+    if cls.invoke is Node.invoke:
+        raise NodeDefinitionError(
+            f"{cls.__qualname__} cannot be instantiated: it does not implement invoke(); "
+            "define `async def invoke(self)` (or a sync `def invoke(self)`)"
+        )
+    return object.__new__(cls)
 
 
 def _check_class(cls: type) -> None:
@@ -143,8 +179,11 @@ class Node(ToolCallable, Generic[T]):
         super().__init_subclass__(**kwargs)
         _check_class(cls)
         invoke = cls.__dict__.get("invoke")
-        if invoke is not None and not inspect.iscoroutinefunction(invoke):
+        if invoke is not None and not is_async_callable(invoke):
             cls.invoke = _wrap_sync_invoke(invoke)  # type: ignore[method-assign]
+        if cls.invoke is Node.invoke and "__new__" not in cls.__dict__:
+            # abstract: refuse instances (concrete subclasses pass through _new_abstract)
+            cls.__new__ = _new_abstract  # type: ignore[method-assign]
 
     def __init__(self) -> None:
         self.details = {}

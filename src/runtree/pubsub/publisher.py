@@ -1,16 +1,18 @@
 """The publisher: fan-out of lifecycle messages to isolated subscribers.
 
 ``publish`` never blocks and never raises because of a subscriber. Each subscriber owns a
-bounded buffer; when it is full the new message is dropped and counted. A synchronous
-callback runs in its own thread, an ``async`` callback in its own task on the publisher's
-event loop, so a slow or failing subscriber cannot stall or break the run. Messages are
-routed by type: publishing touches only the subscribers that asked for that type.
+bounded buffer and a thread of its own that delivers the buffered messages in order; when
+the buffer is full the new message is dropped and counted. A callback that is ``async`` (or
+returns an awaitable) runs on an event loop owned by its thread, so even one that blocks
+(``time.sleep`` in an ``async def``) cannot stall the run, nor can a slow or failing one
+break it. Messages are routed by type: publishing touches only the subscribers that asked
+for that type.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
+import concurrent.futures
 import contextvars
 import dataclasses
 import inspect
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
+from runtree._async import close_loop
 from runtree.errors import ConfigurationError, SessionStateError
 from runtree.pubsub.messages import Message
 
@@ -67,7 +70,8 @@ class PublisherStatistics:
 
 
 class Subscription:
-    """One subscriber: its callback, the message types it wants, and its buffer."""
+    """One subscriber: its callback, the message types it wants, and its buffer (drained by
+    a thread of its own, started on the first message)."""
 
     def __init__(
         self,
@@ -81,42 +85,31 @@ class Subscription:
         self.topics = topics
         self.name = name
         self.max_buffer = max_buffer
-        self.is_async = inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-            getattr(callback, "__call__", None)  # noqa: B004 - async callable objects
-        )
         self.delivered = 0
         self.dropped = 0
         self.failed = 0
-        self._closed = False
-        # sync delivery: a thread draining a queue
         self._queue: queue.SimpleQueue[object] | None = None
         self._thread: threading.Thread | None = None
-        # async delivery: a task draining a deque on the publisher's loop
-        self._buffer: collections.deque[Message] = collections.deque()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiter: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._start_lock = threading.Lock()
+        #: set by the thread when it has delivered everything and stopped
+        self._stopped: concurrent.futures.Future[None] = concurrent.futures.Future()
 
     def wants(self, message_type: type[Message]) -> bool:
         return self.topics is None or issubclass(message_type, self.topics)
 
     def statistics(self) -> SubscriberStatistics:
-        pending = self._queue.qsize() if self._queue is not None else len(self._buffer)
         return SubscriberStatistics(
             name=self.name,
             delivered=self.delivered,
             dropped=self.dropped,
             failed=self.failed,
-            pending=pending,
+            pending=self._queue.qsize() if self._queue is not None else 0,
         )
 
     # -- delivery ----------------------------------------------------------------------------
 
-    def offer(self, message: Message, loop: asyncio.AbstractEventLoop | None) -> None:
+    def offer(self, message: Message) -> None:
         """Queue ``message`` without blocking; count it as dropped if the buffer is full."""
-        if self.is_async:
-            self._offer_async(message, loop)
-            return
         q = self._queue
         if q is None:
             q = self._start_thread()
@@ -126,76 +119,35 @@ class Subscription:
         q.put(message)
 
     def _start_thread(self) -> queue.SimpleQueue[object]:
-        q: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._queue = q
-        thread = threading.Thread(
-            target=self._drain_thread,
-            args=(q,),
-            name=f"runtree-subscriber-{self.name}",
-            daemon=True,
-        )
-        self._thread = thread
-        thread.start()
-        return q
-
-    def _drain_thread(self, q: queue.SimpleQueue[object]) -> None:
-        callback = self.callback
-        while True:
-            message = q.get()
-            if message is _STOP:
-                return
-            try:
-                callback(message)
-            except Exception:
-                self.failed += 1
-                logger.warning(
-                    "subscriber %r failed on %s", self.name, type(message).__name__, exc_info=True
-                )
-            else:
-                self.delivered += 1
-
-    def _offer_async(self, message: Message, home: asyncio.AbstractEventLoop | None) -> None:
-        loop = self._loop
-        if loop is None:  # bind to the publisher's loop, whichever thread publishes first
-            if home is None:
-                raise SessionStateError(
-                    f"async subscriber {self.name!r} needs an event loop; publish from inside "
-                    "one, set RTPublisher.loop, or subscribe a synchronous callback"
-                )
-            loop = self._loop = home
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            self._offer_local(message)
-        else:
-            loop.call_soon_threadsafe(self._offer_local, message)
-
-    def _offer_local(self, message: Message) -> None:
-        """On the subscriber's loop: buffer ``message``, starting the drain task if needed."""
-        if self._task is None:
-            assert self._loop is not None
-            self._task = self._loop.create_task(
-                self._drain_task(), name=f"runtree-subscriber-{self.name}"
+        with self._start_lock:  # publishers in two threads at once start one thread
+            if self._queue is not None:
+                return self._queue
+            q: queue.SimpleQueue[object] = queue.SimpleQueue()
+            thread = threading.Thread(
+                target=self._drain,
+                args=(q,),
+                name=f"runtree-subscriber-{self.name}",
+                daemon=True,
             )
-        if len(self._buffer) >= self.max_buffer:
-            self.dropped += 1
-            return
-        self._buffer.append(message)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+            self._thread = thread
+            thread.start()
+            self._queue = q
+            return q
 
-    async def _drain_task(self) -> None:
-        buffer = self._buffer
+    def _drain(self, q: queue.SimpleQueue[object]) -> None:
         callback = self.callback
-        loop = asyncio.get_running_loop()
-        while True:
-            while buffer:
-                message = buffer.popleft()
+        loop: asyncio.AbstractEventLoop | None = None
+        try:
+            while True:
+                message = q.get()
+                if message is _STOP:
+                    return
                 try:
-                    await callback(message)  # type: ignore[misc]
+                    result = callback(message)
+                    if inspect.isawaitable(result):
+                        if loop is None:
+                            loop = asyncio.new_event_loop()
+                        loop.run_until_complete(result)
                 except Exception:
                     self.failed += 1
                     logger.warning(
@@ -206,51 +158,45 @@ class Subscription:
                     )
                 else:
                     self.delivered += 1
-            if self._closed:
-                return
-            self._waiter = loop.create_future()
-            await self._waiter
-            self._waiter = None
+        finally:
+            if loop is not None:
+                close_loop(loop)
+            self._stopped.set_result(None)
 
     # -- closing -----------------------------------------------------------------------------
 
     def _request_stop(self) -> None:
-        self._closed = True
-        if self._queue is not None:
-            self._queue.put(_STOP)
-        if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake_for_close)
+        """Deliver what is buffered, then stop (a subscriber that never started stops now)."""
+        with self._start_lock:
+            if self._queue is None:
+                self._queue = queue.SimpleQueue()  # later offers are buffered, never delivered
+                if not self._stopped.done():
+                    self._stopped.set_result(None)
+                return
+        self._queue.put(_STOP)
 
-    def _wake_for_close(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+    def _warn_unfinished(self, timeout: float) -> None:
+        logger.warning(
+            "subscriber %r did not finish within %.1fs; %d messages left",
+            self.name,
+            timeout,
+            self._queue.qsize() if self._queue is not None else 0,
+        )
 
     async def _wait_stopped(self, timeout: float) -> None:
-        if self._thread is not None:
-            thread = self._thread
-            await asyncio.get_running_loop().run_in_executor(None, thread.join, timeout)
-            if thread.is_alive():
-                logger.warning(
-                    "subscriber %r did not finish within %.1fs; %d messages left",
-                    self.name,
-                    timeout,
-                    self._queue.qsize() if self._queue else 0,
-                )
-        task = self._task
-        if task is not None and task.get_loop() is asyncio.get_running_loop():
-            done, _ = await asyncio.wait({task}, timeout=timeout)
-            if not done:
-                task.cancel()
-                logger.warning(
-                    "subscriber %r did not finish within %.1fs; %d messages left",
-                    self.name,
-                    timeout,
-                    len(self._buffer),
-                )
+        if self._stopped.done():
+            return
+        waiter = asyncio.wrap_future(self._stopped)
+        done, _ = await asyncio.wait({waiter}, timeout=timeout)
+        if not done:
+            waiter.cancel()
+            self._warn_unfinished(timeout)
 
-    def _join_thread(self, timeout: float) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def _join(self, timeout: float) -> None:
+        try:
+            self._stopped.result(timeout)
+        except concurrent.futures.TimeoutError:
+            self._warn_unfinished(timeout)
 
 
 class RTPublisher:
@@ -273,9 +219,6 @@ class RTPublisher:
         self._closed = False
         #: whether anyone subscribed at all: lets hot paths skip building messages cheaply
         self.listening = False
-        #: the loop async subscribers run on (a session sets it); if unset, the loop of the
-        #: first publish that reaches them
-        self.loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def closed(self) -> bool:
@@ -292,8 +235,8 @@ class RTPublisher:
         """Call ``callback(message)`` for every published message of the given types.
 
         ``topics`` is a message class or an iterable of them (subclasses match); ``None``
-        means every message. A sync callback runs in a dedicated thread, an async one in a
-        task on the loop that first publishes to it.
+        means every message. The callback runs in a thread of its own, in order; an async
+        one (or one returning an awaitable) on an event loop owned by that thread.
         """
         if self._closed:
             raise SessionStateError("cannot subscribe to a closed publisher")
@@ -347,16 +290,8 @@ class RTPublisher:
         if subs is None:
             subs = self._route(cls)
         self._published += 1
-        if not subs:
-            return
-        loop = self.loop
-        if loop is None:
-            try:
-                loop = asyncio.get_running_loop()
-            except RuntimeError:
-                loop = None
         for sub in subs:
-            sub.offer(message, loop)
+            sub.offer(message)
 
     def statistics(self) -> PublisherStatistics:
         return PublisherStatistics(
@@ -376,14 +311,11 @@ class RTPublisher:
         await asyncio.gather(*(sub._wait_stopped(self.close_timeout) for sub in subs))
 
     def close(self) -> None:
-        """Synchronous close for code without a running loop: joins subscriber threads.
-
-        Async subscribers are stopped without waiting; use :meth:`aclose` to wait for them.
-        """
+        """Synchronous :meth:`aclose` for code without a running loop."""
         if self._closed:
             return
         self._closed = True
         for sub in self._subscriptions:
             sub._request_stop()
         for sub in self._subscriptions:
-            sub._join_thread(self.close_timeout)
+            sub._join(self.close_timeout)

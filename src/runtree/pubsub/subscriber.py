@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,21 +16,15 @@ def stream_subscriber(
     """Wrap ``callback`` so it receives the items of ``rt.broadcast`` and nothing else.
 
     Subscribe the result with ``RTPublisher.subscribe(..., topics=Streaming)``; it also
-    filters by itself, so subscribing it to every message is harmless. Sync callbacks stay
-    sync (delivered in a thread), async ones stay async.
+    filters by itself, so subscribing it to every message is harmless. Whatever ``callback``
+    returns is passed on: an awaitable (an async function, an object with an async
+    ``__call__``) is awaited by the subscriber's thread.
     """
-    if inspect.iscoroutinefunction(callback):
 
-        async def deliver_async(message: Message) -> None:
-            if isinstance(message, Streaming):
-                await callback(message.item)
-
-        deliver_async.__name__ = getattr(callback, "__name__", "stream_subscriber")
-        return deliver_async
-
-    def deliver(message: Message) -> None:
+    def deliver(message: Message) -> Awaitable[None] | None:
         if isinstance(message, Streaming):
-            callback(message.item)
+            return callback(message.item)
+        return None
 
     deliver.__name__ = getattr(callback, "__name__", "stream_subscriber")
     return deliver

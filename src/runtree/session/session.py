@@ -1,10 +1,13 @@
 """``Session``: the context every call runs in.
 
 Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...)`` around
-``rt.call_sync`` in plain code (the session then owns a private event loop). Options:
+``rt.call_sync`` in plain code (the session then owns a private event loop, driven by
+whichever thread waits for it: see :mod:`runtree.session.driver`). Options:
 
 * ``timeout``: seconds for the whole run; past it every running request is cancelled and
-  the session raises :class:`~runtree.errors.SessionTimeoutError`.
+  the session raises :class:`~runtree.errors.SessionTimeoutError`. Work that cannot be
+  interrupted (a synchronous body in a thread) is not recorded ``cancelled``: its request
+  ends when the body really ends (see :meth:`runtree.state.state.RTState.settle`).
 * ``end_on_error``: the first failed request ends the run: ``FatalFailure`` is published,
   other running requests are cancelled, new calls raise ``RunEndedError`` and the session
   re-raises the failure on exit even if the body caught it.
@@ -20,42 +23,61 @@ Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...
   the result). ``resume``: the id of an earlier run whose completed requests answer the same
   requests of this run. A journal write that failed makes the session raise
   :class:`~runtree.store.StoreError` on exit.
+* ``max_call_depth``: how deep calls may nest (default 100) before a call raises
+  :class:`~runtree.errors.CallDepthError`.
 
 Resources that belong to the run (an MCP connection opened in it, for example) register a
 closer with :meth:`Session.on_close`; they are closed when the session closes.
+
+Ctrl-C while a session is open in the main thread ends the run: running requests are
+cancelled and recorded, one line says how to resume, and ``KeyboardInterrupt`` is raised
+(see :mod:`runtree.session.interrupt`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
-import inspect
 import logging
 import os
+import threading
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from types import TracebackType
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
+from types import FrameType, TracebackType
 from typing import Any, TypeVar
 
+from runtree._threads import blocking
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
 from runtree.context.store import RunContext
-from runtree.errors import ConfigurationError, ContextError, SessionStateError, SessionTimeoutError
+from runtree.errors import (
+    ConfigurationError,
+    ContextError,
+    RunEndedError,
+    SessionStateError,
+    SessionTimeoutError,
+)
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
 from runtree.execution.execution_strategy import ExecutionStrategy
 from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
+from runtree.session.closers import Closer, Closers
+from runtree.session.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
+from runtree.session.interrupt import InterruptGuard, resume_hint
 from runtree.session.run_log import RunLog
 from runtree.session.strategies import default_strategies
 from runtree.state.config import (
+    DEFAULT_MAX_CALL_DEPTH,
     config_defaults,
     default_execution_mode,
     mode_source,
 )
-from runtree.state.info import ExecutionInfo, InfoStatistics
+from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
 from runtree.state.state import RTState
 from runtree.store.errors import StoreError
 from runtree.store.journal import (
@@ -66,16 +88,35 @@ from runtree.store.journal import (
     run_outcome,
 )
 
-__all__ = ["Session", "SessionStatistics"]
+__all__ = ["Session", "SessionStatistics", "open_session"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("runtree")
 
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
-Closer = Callable[[], Awaitable[None] | None]
 
-_background: set[asyncio.Task[Any]] = set()
+#: the synchronous sessions (``with``) open in the main thread: a script's run, which threads
+#: it starts must not quietly leave (see :func:`open_session`)
+_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+_MAIN_THREAD = threading.main_thread().ident
+#: how an interrupted run ended, for the journal
+_INTERRUPTED = KeyboardInterrupt("interrupted (Ctrl-C)")
+
+
+def open_session() -> Session | None:
+    """The ``with rt.Session()`` block open in the main thread (a script's run), or ``None``.
+
+    A thread with no session of its own that calls ``rt.call_sync`` meanwhile was almost
+    surely started by that script and meant to be part of its run. Sessions opened elsewhere
+    (an ``async with`` on a server's loop, a session in a worker thread, the temporary
+    session of a call made outside any session) do not count: calls outside them are
+    independent and get a temporary session as usual."""
+    for session in list(_open_sessions):
+        if session._status == "open":
+            return session
+    return None
+
 
 #: the context a session sets while it is open (values: itself, its publisher, no parent,
 #: its communication registry)
@@ -99,6 +140,10 @@ class SessionStatistics:
 class Session:
     """One run of nodes: its request tree, its publisher, its coordinator."""
 
+    #: seconds a closing session waits for work that went on after its caller was cancelled
+    #: (a thread-mode node between two awaits, a synchronous body) to end and be recorded
+    settle_timeout: float = 0.5
+
     def __init__(
         self,
         context: Mapping[str, Any] | None = None,
@@ -116,6 +161,7 @@ class Session:
         store: StoreOption = DEFAULT_STORE,
         durability: str = "batch",
         resume: str | None = None,
+        max_call_depth: int = DEFAULT_MAX_CALL_DEPTH,
     ) -> None:
         defaults, default_context = config_defaults()
         explicit: dict[str, Any] = {
@@ -131,6 +177,7 @@ class Session:
         self.config = dataclasses.replace(
             defaults,
             execution_mode=mode,
+            max_call_depth=max_call_depth,
             **{key: value for key, value in explicit.items() if value is not None},
         )
         if not self.config.save_state:
@@ -197,13 +244,19 @@ class Session:
             else RunLog(run_id=self.run_id, name=name, level=level, log_file=self.config.log_file)
         )
         self._status = "unopened"
+        #: opened by a call made outside any session (see :func:`open_session`)
+        self.temporary = False
         self._tokens: tuple[contextvars.Token[Any], ...] = ()
         self._owner: asyncio.Task[Any] | None = None
-        self._private_loop: asyncio.AbstractEventLoop | None = None
+        #: the private loop of a synchronous session (``with``), else ``None``
+        self._driver: LoopDriver | None = None
+        self._guard: InterruptGuard | None = None
+        self._interrupted = False
+        self._ended_by_interrupt = False
         self._deadline: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._timed_out = False
-        self._closers: list[Closer] = []
+        self._closers = Closers(name or self.run_id)
 
     # -- properties --------------------------------------------------------------------------
 
@@ -211,6 +264,11 @@ class Session:
     def status(self) -> str:
         """``"unopened"``, ``"open"`` or ``"closed"``."""
         return self._status
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether Ctrl-C ended this run (the session then printed how to resume it)."""
+        return self._ended_by_interrupt
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop | None:
@@ -238,17 +296,7 @@ class Session:
             raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
         if self._status == "closed":
             raise SessionStateError(f"session {self.name or self.run_id!r} is closed")
-        self._closers.append(closer)
-
-    async def _run_closers(self) -> None:
-        closers, self._closers = self._closers, []
-        for closer in reversed(closers):
-            try:
-                result = closer()
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                logger.exception("session %s: closer %r failed", self.name or self.run_id, closer)
+        self._closers.add(closer)
 
     def _open(self) -> None:
         if self._status != "unopened":
@@ -262,28 +310,69 @@ class Session:
             self._run_log.open(self.publisher)
         node_settings.reload()
         self._status = "open"
-        values = (self, self.publisher, None, self.communication)
-        self._tokens = tuple(
-            var.set(value) for var, value in zip(_CONTEXT_VARS, values, strict=True)
-        )
+        self._tokens = self._set_context()
         if self.config.timeout is not None:
             self._deadline = time.monotonic() + self.config.timeout
 
-    def _reset_context(self) -> None:
-        for var, token in zip(_CONTEXT_VARS, self._tokens, strict=True):
+    def _set_context(self) -> tuple[contextvars.Token[Any], ...]:
+        values = (self, self.publisher, None, self.communication)
+        return tuple(var.set(value) for var, value in zip(_CONTEXT_VARS, values, strict=True))
+
+    def _reset_context(self, tokens: tuple[contextvars.Token[Any], ...]) -> None:
+        for var, token in zip(_CONTEXT_VARS, tokens, strict=True):
             try:
                 var.reset(token)
             except ValueError:  # exited in another context than entered: restore by value
                 var.set(None if token.old_value is contextvars.Token.MISSING else token.old_value)
+
+    @contextlib.contextmanager
+    def attach(self) -> Iterator[Session]:
+        """Make the calls of this thread part of this session, inside the ``with`` block.
+
+        Threads do not inherit a session: a thread started inside ``with rt.Session()``
+        (``threading.Thread``, a ``ThreadPoolExecutor``) enters ``with session.attach():``
+        before it calls nodes; its calls are then root requests of this run. (Running the
+        thread's function in ``contextvars.copy_context().run`` does the same.)
+        """
+        if self._status != "open":
+            raise SessionStateError(
+                f"session {self.name or self.run_id!r} is {self._status}; attach() needs it open"
+            )
+        tokens = self._set_context()
+        try:
+            yield self
+        finally:
+            self._reset_context(tokens)
 
     def _begin_close(self) -> None:
         """Leave the session's context; publish its last words (communication statistics)
         before the publisher closes."""
         self._disarm_timeout()
         self._status = "closed"
-        self._reset_context()
+        _open_sessions.discard(self)
+        self._reset_context(self._tokens)
         if len(self.communication):
             self.communication.publish_statistics(self.publisher)
+
+    async def _wind_down(self, *, interrupted: bool) -> None:
+        """Record how abandoned work ended, then deliver what subscribers still hold."""
+        self._warn_left(await self.state.settle(self.settle_timeout, interrupted=interrupted))
+        await self.publisher.aclose()
+
+    def _wind_down_now(self, *, interrupted: bool) -> None:
+        """:meth:`_wind_down` for ``with`` on a running loop (this thread runs it: wait here)."""
+        self._warn_left(self.state.settle_now(self.settle_timeout, interrupted=interrupted))
+        self.publisher.close()
+
+    def _warn_left(self, left: list[RequestRecord]) -> None:
+        for record in left:
+            logger.warning(
+                "request %s (%s) was still running when session %r closed; a synchronous body "
+                "cannot be interrupted, so its outcome is not recorded",
+                record.request_id,
+                record.node_name,
+                self.name or self.run_id,
+            )
 
     def _close_journal(self, exc: BaseException | None) -> StoreError | None:
         """Record how the run ended (after the publisher closed: every message is in).
@@ -302,10 +391,15 @@ class Session:
         if lost is not None and exc is None:
             raise lost
 
-    def _arm_timeout(
-        self, loop: asyncio.AbstractEventLoop, owner: asyncio.Task[Any] | None
-    ) -> None:
-        self._owner = owner
+    def _end_interrupted(self) -> None:
+        """After Ctrl-C: say how to resume the run (if it is journaled)."""
+        self._ended_by_interrupt = True
+        if self.journal is not None:
+            resume_hint(self.run_id)
+
+    # -- timeouts and interrupts -------------------------------------------------------------
+
+    def _arm_timeout(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._deadline is not None:
             delay = max(0.0, self._deadline - time.monotonic())
             self._timer = loop.call_later(delay, self._expire)
@@ -316,6 +410,9 @@ class Session:
             self._timer = None
 
     def _expire(self) -> None:
+        """On the session's loop, at the deadline: end the run and cancel what runs."""
+        if self._timed_out:
+            return
         self._timed_out = True
         error = SessionTimeoutError(
             f"session {self.name or self.run_id!r} exceeded its timeout of {self.config.timeout}s"
@@ -324,10 +421,50 @@ class Session:
         if self._owner is not None and not self._owner.done():
             self._owner.cancel()
 
+    def _interrupt_async(self, frame: FrameType | None) -> bool:
+        """First Ctrl-C in an async session (main thread, between two steps of its loop)."""
+        loop = self.state.loop
+        if self._status != "open" or loop is None or loop.is_closed():
+            return False
+        self._interrupted = True
+        loop.call_soon_threadsafe(self._cancel_owner)
+        return True
+
+    def _cancel_owner(self) -> None:
+        if self._owner is not None and not self._owner.done():
+            self._owner.cancel()
+
+    def _interrupt_sync(self, frame: FrameType | None) -> bool:
+        """First Ctrl-C in a sync session: if the main thread waits in ``call_sync`` (seen
+        from the frame the signal interrupted), cancel every call (the waiting call then
+        raises ``KeyboardInterrupt``); otherwise let the previous handler raise
+        ``KeyboardInterrupt`` where the program is."""
+        driver = self._driver
+        if self._status != "open" or driver is None or not self._waiting_in(frame):
+            return False
+        self._interrupted = True
+        driver.call_soon(cancel_all_tasks)
+        return True
+
+    def _waiting_in(self, frame: FrameType | None) -> bool:
+        """Whether ``frame`` (the main thread's) is inside this session's ``run_sync``."""
+        code = Session.run_sync.__code__
+        while frame is not None:
+            if frame.f_code is code and frame.f_locals.get("self") is self:
+                return True
+            frame = frame.f_back
+        return False
+
     def _translate(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         """Raise the error that explains how the run ended, if the body's exit hides it."""
         owner = self._owner
         cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
+        if self._interrupted and (cancelled or exc is None):
+            if self._driver is None or threading.get_ident() == _MAIN_THREAD:
+                raise KeyboardInterrupt
+            raise RunEndedError(
+                f"session {self.name or self.run_id!r} was interrupted (Ctrl-C)"
+            ) from None
         if self._timed_out and (cancelled or exc is None or isinstance(exc, SessionTimeoutError)):
             if cancelled and owner is not None and hasattr(owner, "uncancel"):
                 owner.uncancel()
@@ -345,12 +482,20 @@ class Session:
             ):
                 owner.uncancel()
             raise ended_by
+        if cancelled and self._driver is not None and self._status == "closed":
+            raise SessionStateError(
+                f"session {self.name or self.run_id!r} closed while this call was running"
+            ) from None
+
+    # -- async with ----------------------------------------------------------------------------
 
     async def __aenter__(self) -> Session:
         loop = asyncio.get_running_loop()
         self._open()
-        self.state.loop = self.publisher.loop = loop
-        self._arm_timeout(loop, asyncio.current_task())
+        self.state.loop = loop
+        self._owner = asyncio.current_task()
+        self._arm_timeout(loop)
+        self._guard = InterruptGuard(self._interrupt_async).install(loop)
         return self
 
     async def __aexit__(
@@ -360,27 +505,42 @@ class Session:
         tb: TracebackType | None,
     ) -> None:
         self._begin_close()
+        interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
+        lost: StoreError | None = None
         try:
-            if self._closers:
-                await self._run_closers()
-            await self.publisher.aclose()
+            try:
+                if self._closers:
+                    await self._closers.run()
+                await self._wind_down(interrupted=interrupted)
+            finally:
+                lost = self._close_journal(_INTERRUPTED if self._interrupted else exc)
         finally:
-            lost = self._close_journal(exc)
+            if self._guard is not None:
+                self._guard.uninstall()
+        if interrupted:
+            self._end_interrupted()
         self._translate(exc_type, exc)
         self._report_lost(lost, exc)
 
+    # -- with (synchronous code) -------------------------------------------------------------
+
     def __enter__(self) -> Session:
-        try:
-            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = None
+        loop = asyncio._get_running_loop()
+        if loop is not None:  # `with` inside async code: the run lives on that loop
+            self._open()
+            self.state.loop = loop
+            self._owner = asyncio.current_task()
+            self._arm_timeout(loop)
+            self._guard = InterruptGuard(self._interrupt_async).install(loop)
+            return self
+        driver = LoopDriver()
         self._open()
-        if loop is not None:
-            self.state.loop = self.publisher.loop = loop
-            self._arm_timeout(loop, asyncio.current_task())
-        else:
-            self._private_loop = asyncio.new_event_loop()
-            self.state.loop = self.publisher.loop = self._private_loop
+        if not self.temporary and threading.get_ident() == _MAIN_THREAD:
+            _open_sessions.add(self)  # a script's session: see open_session()
+        self._driver = driver
+        self.state.loop = driver.loop
+        self._arm_timeout(driver.loop)
+        self._guard = InterruptGuard(self._interrupt_sync).install(driver.loop)
         return self
 
     def __exit__(
@@ -389,65 +549,88 @@ class Session:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Finish the run before returning: everything is delivered and written, also when
+        the ``with`` block sits inside async code."""
+        driver = self._driver
         self._begin_close()
-        private = self._private_loop
+        interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
         lost: StoreError | None = None
-        if private is not None:
+        try:
             try:
-                try:
+                if driver is None:
                     if self._closers:
-                        private.run_until_complete(self._run_closers())
-                    private.run_until_complete(self.publisher.aclose())
-                finally:
-                    lost = self._close_journal(exc)
-                private.run_until_complete(private.shutdown_asyncgens())
-                private.run_until_complete(private.shutdown_default_executor())
+                        self._closers.run_now()
+                    self._wind_down_now(interrupted=interrupted)
+                else:
+                    driver.run(self._close_private(interrupted=interrupted))
             finally:
-                private.close()
-        else:
-            closing = asyncio.get_running_loop().create_task(self._close_in_background())
-            _background.add(closing)
-            closing.add_done_callback(_background.discard)
-            closing.add_done_callback(lambda _: self._close_journal(exc))
+                lost = self._close_journal(_INTERRUPTED if self._interrupted else exc)
+        finally:
+            if self._guard is not None:
+                self._guard.uninstall()
+            if driver is not None:
+                driver.close()
+        if interrupted:
+            self._end_interrupted()
         self._translate(exc_type, exc)
         self._report_lost(lost, exc)
 
-    async def _close_in_background(self) -> None:
+    async def _close_private(self, *, interrupted: bool) -> None:
+        """On the private loop: cancel calls other threads still wait for, run the closers,
+        then wind down."""
+        await cancel_all_tasks_and_wait(self.settle_timeout)
         if self._closers:
-            await self._run_closers()
-        await self.publisher.aclose()
+            await self._closers.run()
+        await self._wind_down(interrupted=interrupted)
 
     # -- running from synchronous code -------------------------------------------------------
 
     def run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run ``coroutine`` to completion for synchronous code (``rt.call_sync`` uses this).
 
-        Works inside ``with Session()`` (on its private loop) and from threads that are not
-        running the session's loop (the coroutine is sent to that loop).
+        Works in any thread that does not run an event loop: inside ``with Session()`` the
+        calling thread drives the session's private loop (or waits beside the thread that
+        does); with ``async with Session()`` the coroutine is sent to the session's loop.
         """
-        loop = self.state.loop
+        driver = self._driver
+        if driver is None or self._status != "open" or self._interrupted or self._timed_out:
+            return self._run_elsewhere(coroutine)
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            coroutine.close()
+            driver.run(_expire_now(self))  # the timer may not have run yet: expire now
+            self._translate(None, None)
+        try:
+            result = driver.run(coroutine)
+        except BaseException as exc:
+            if self._interrupted and threading.get_ident() == _MAIN_THREAD:
+                raise KeyboardInterrupt from None
+            if isinstance(exc, asyncio.CancelledError):
+                self._translate(asyncio.CancelledError, exc)
+            raise
+        if self._interrupted and threading.get_ident() == _MAIN_THREAD:
+            raise KeyboardInterrupt  # the call ended anyway; the program stops here
+        return result
+
+    def _run_elsewhere(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """``run_sync`` of an async session (the loop runs in another thread), or of a
+        session that is not open or whose run has ended."""
         if self._status != "open":
             coroutine.close()
             raise SessionStateError(f"session {self.name or self.run_id!r} is {self._status}")
-        if loop is not None and loop.is_running():
-            return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
-        private = self._private_loop
-        if private is None or loop is not private:
-            coroutine.close()
-            raise ContextError("this session's event loop is not running; use `await rt.call(...)`")
-        if self._timed_out:
+        if self._interrupted or self._timed_out:
             coroutine.close()
             self._translate(None, None)
-        task = private.create_task(coroutine)
-        self._arm_timeout(private, task)
-        try:
-            return private.run_until_complete(task)
-        except asyncio.CancelledError:
-            self._translate(asyncio.CancelledError, None)
-            raise
-        finally:
-            self._disarm_timeout()
-            self._owner = None
+        loop = self.state.loop
+        if loop is None or not loop.is_running():
+            coroutine.close()
+            raise ContextError("this session's event loop is not running; use `await rt.call(...)`")
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        with blocking():  # a worker thread waiting here frees its place in its pool
+            return future.result()
 
     def __repr__(self) -> str:
         return f"<Session {self.name or self.run_id!r} {self._status}, {len(self.info)} requests>"
+
+
+async def _expire_now(session: Session) -> None:
+    session._expire()

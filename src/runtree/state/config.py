@@ -16,6 +16,7 @@ from typing import Any
 from runtree.errors import ConfigurationError
 
 __all__ = [
+    "DEFAULT_MAX_CALL_DEPTH",
     "DEFAULT_MODE",
     "LOG_LEVELS",
     "ExecutorConfig",
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 DEFAULT_MODE = "async"
+#: how deep calls may nest (a root call is depth 1): far below where Python's recursion
+#: limit (1,000 frames; a nested call costs about five) would fail the run less clearly
+DEFAULT_MAX_CALL_DEPTH = 100
 #: the environment variables that choose the default execution mode (both are accepted)
 MODE_VARIABLES = ("RT_EXECUTION_MODE", "RUNTREE_EXECUTION_MODE")
 #: ``logging_setting`` values and the logging level each shows (``NONE``: nothing; the
@@ -81,6 +85,8 @@ class ExecutorConfig:
     * ``prompt_injection``: agents fill ``{key}`` placeholders in their prompts from the run
       context.
     * ``save_state``: journal the run (``False`` is the same as ``Session(store=None)``).
+    * ``max_call_depth``: how deep calls may nest before a call raises
+      :class:`~runtree.errors.CallDepthError`.
     """
 
     timeout: float | None = None
@@ -91,6 +97,7 @@ class ExecutorConfig:
     broadcast_callback: Callable[[Any], Any] | None = None
     prompt_injection: bool = True
     save_state: bool = True
+    max_call_depth: int = DEFAULT_MAX_CALL_DEPTH
 
     def __post_init__(self) -> None:
         if self.timeout is not None:
@@ -104,6 +111,9 @@ class ExecutorConfig:
             value = getattr(self, flag)
             if not isinstance(value, bool):
                 raise ConfigurationError(f"{flag} must be a bool, got {value!r}")
+        depth = self.max_call_depth
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+            raise ConfigurationError(f"max_call_depth must be an int >= 1, got {depth!r}")
         if not isinstance(self.execution_mode, str) or not self.execution_mode:
             raise ConfigurationError(
                 f"execution_mode must be a non-empty string, got {self.execution_mode!r}"

@@ -11,6 +11,7 @@ strategy) hops to it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import logging
@@ -19,12 +20,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree._json import describe_error
+from runtree._threads import blocking
 from runtree.context.central import choose_mode
 from runtree.context.store import RunContext
-from runtree.errors import ConfigurationError, FatalError, RunEndedError
+from runtree.errors import CallDepthError, ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
-from runtree.nodes.node import Node
+from runtree.nodes.node import Node, take_abandoned
 from runtree.nodes.validation import create_node, resolve_node
 from runtree.pubsub.messages import FatalFailure, RequestCreation
 from runtree.pubsub.publisher import RTPublisher
@@ -64,6 +66,14 @@ class RTState:
         self._track_tasks = executor_config.end_on_error
         self.cancelled_tasks: set[asyncio.Task[Any]] = set()
         self._node_classes: dict[Any, type[Node[Any]]] = {}  # call target -> its node class
+        #: depth in the call tree (a root is 1) of each running request that made calls,
+        #: noted by its first call (so a leaf, most requests, costs nothing here)
+        self._depths: dict[str, int] = {}
+        self._max_depth = executor_config.max_call_depth
+        #: work that went on after its caller was cancelled (it cannot be interrupted):
+        #: its request is ended when the work really ends
+        self._abandoned: dict[concurrent.futures.Future[Any], tuple[RequestRecord, Node[Any]]] = {}
+        self._settled: asyncio.Event | None = None
         #: sees every request begin and end (the run journal), or ``None``
         self.observer = observer
         # bound once: the hot path tests these for None instead of the observer's methods
@@ -104,7 +114,8 @@ class RTState:
                     self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode),
                     self.loop,
                 )
-                return await asyncio.wrap_future(future)
+                with blocking():  # a worker thread waiting here frees its place in its pool
+                    return await asyncio.wrap_future(future)
         self.check_open()
         try:
             node_class = self._node_classes[node]
@@ -120,6 +131,12 @@ class RTState:
                 f"node {node_class.name()!r} asks for execution mode {chosen!r}; this session has "
                 f"{sorted(self.coordinator.execution_modes)}"
             )
+        if parent_node_id is not None:
+            depth = self._depths.get(parent_node_id)
+            if depth is None:
+                depth = self._parent_depth(parent_node_id)
+            if depth >= self._max_depth:
+                raise self._too_deep(parent_node_id, node_class, depth + 1)
         instance = create_node(node_class, args, kwargs)
         record, answer = self.open_request(
             parent_node_id, node_class, args, kwargs, chosen, request_id
@@ -133,12 +150,19 @@ class RTState:
         try:
             result = await self.coordinator.begin(task, record)
         except BaseException as exc:
+            if isinstance(exc, asyncio.CancelledError):
+                work = take_abandoned(instance)
+                if work is not None:  # it goes on: record its end when it really ends
+                    self._end_when_done(record, instance, work)
+                    raise
             _take_attributes(record, instance)
             durable = self.close_request(record, None, exc)
             if durable is not None:
                 await durable
             raise
         finally:
+            if record.children:  # it made calls: forget its depth
+                self._depths.pop(record.request_id, None)
             if current is not None:
                 left = self._running_tasks[current] - 1
                 if left:
@@ -150,6 +174,119 @@ class RTState:
         if durable is not None:
             await durable
         return result
+
+    def _parent_depth(self, parent_id: str) -> int:
+        """Depth of running request ``parent_id`` (noted for its later calls)."""
+        missing = []
+        request_id: str | None = parent_id
+        depth = 0
+        while request_id is not None:
+            known = self._depths.get(request_id)
+            if known is not None:
+                depth = known
+                break
+            missing.append(request_id)
+            record = self.info.requests.get(request_id)
+            request_id = None if record is None else record.parent_id
+        for request_id in reversed(missing):
+            depth += 1
+            self._depths[request_id] = depth
+        return depth
+
+    def _too_deep(
+        self, parent_node_id: str | None, node_class: type[Node[Any]], depth: int
+    ) -> CallDepthError:
+        names = [node_class.name()]
+        request_id = parent_node_id
+        while request_id is not None and len(names) < depth:
+            parent = self.info.requests.get(request_id)
+            if parent is None:
+                break
+            names.append(parent.node_name)
+            request_id = parent.parent_id
+        names.reverse()
+        if len(names) > 7:
+            names[3:-3] = [f"({len(names) - 6} more)"]
+        return CallDepthError(
+            f"call depth {depth} exceeds max_call_depth={self.config.max_call_depth} "
+            f"(a node calling itself without end?): {' > '.join(names)}"
+        )
+
+    # -- work that outlives its caller -------------------------------------------------------
+
+    def _end_when_done(
+        self, record: RequestRecord, node: Node[Any], work: concurrent.futures.Future[Any]
+    ) -> None:
+        """End ``record`` when ``work`` (the node's uninterruptible body) really ends."""
+        self._abandoned[work] = (record, node)
+        loop = self.loop
+
+        def done(finished: concurrent.futures.Future[Any]) -> None:
+            if loop is not None:
+                with contextlib.suppress(RuntimeError):  # the loop closed: the run is over
+                    loop.call_soon_threadsafe(self._end_abandoned, finished)
+
+        work.add_done_callback(done)
+
+    def _end_abandoned(self, work: concurrent.futures.Future[Any]) -> None:
+        entry = self._abandoned.pop(work, None)
+        if entry is None:
+            return  # already settled when the session closed
+        record, node = entry
+        error: BaseException | None
+        if work.cancelled():
+            error, output = asyncio.CancelledError(), None
+        else:
+            error, output = work.exception(), None
+            if error is None:
+                output = work.result()
+        if isinstance(error, asyncio.CancelledError):
+            inner = take_abandoned(node)  # stopped, but it left a body of its own running
+            if inner is not None:
+                self._end_when_done(record, node, inner)
+                return
+        self._finish(record, node, output, error)
+        if not self._abandoned and self._settled is not None:
+            self._settled.set()
+
+    def _finish(
+        self, record: RequestRecord, node: Node[Any], output: Any, error: BaseException | None
+    ) -> None:
+        """End ``record`` outside its caller (the caller was cancelled and has gone)."""
+        _take_attributes(record, node)
+        durable = self.close_request(record, output, error)
+        if isinstance(durable, asyncio.Future):  # nobody waits: do not leave it unread
+            durable.add_done_callback(_consume)
+
+    async def settle(self, timeout: float, *, interrupted: bool) -> list[RequestRecord]:
+        """Before the run closes: wait at most ``timeout`` seconds for work that went on
+        after its caller was cancelled, recording how each really ended. On an interrupt
+        (Ctrl-C: the process is going down, and the work with it) what still runs is
+        recorded ``cancelled``; otherwise it stays ``running`` (its outcome is unknown) and
+        is returned."""
+        if self._abandoned and timeout > 0:
+            self._settled = asyncio.Event()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._settled.wait(), timeout)
+        return self._give_up(interrupted)
+
+    def settle_now(self, timeout: float, *, interrupted: bool) -> list[RequestRecord]:
+        """:meth:`settle` for a session closing synchronously on its own loop's thread (the
+        loop cannot run meanwhile: the work's end is recorded here, not by the loop)."""
+        if self._abandoned and timeout > 0:
+            concurrent.futures.wait(list(self._abandoned), timeout)
+        for work in [work for work in self._abandoned if work.done()]:
+            self._end_abandoned(work)
+        return self._give_up(interrupted)
+
+    def _give_up(self, interrupted: bool) -> list[RequestRecord]:
+        left = list(self._abandoned.values())
+        self._abandoned.clear()
+        if interrupted:
+            for record, node in left:
+                self._finish(record, node, None, asyncio.CancelledError())
+            return []
+        return [record for record, _ in left]
 
     def check_open(self) -> None:
         """Raise :class:`~runtree.errors.RunEndedError` once the run has ended."""
@@ -259,3 +396,8 @@ def _take_attributes(record: RequestRecord, node: Node[Any]) -> None:
         attributes = details.get("attributes")
         if attributes:
             record.attributes = dict(attributes)
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
