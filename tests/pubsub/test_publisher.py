@@ -148,14 +148,15 @@ def test_log_messages() -> None:
     assert "DONE in 500.00 ms" in success.log_message() and len(success.log_message()) < 200
 
 
-async def test_async_subscriber_runs_in_a_thread_of_its_own() -> None:
+async def test_an_async_subscriber_runs_on_the_loop_that_opened_the_session() -> None:
     """Whoever publishes (the session loop, a thread-mode node), an async subscriber runs on
-    its own thread's loop, never on the session's loop, always the same thread."""
-    threads: list[int] = []
+    the caller's loop, so it can use that loop's objects (a queue, a websocket)."""
+    loops: list[asyncio.AbstractEventLoop] = []
+    items: asyncio.Queue[object] = asyncio.Queue()
 
     async def record(message: Message) -> None:
-        asyncio.get_running_loop()  # it has a loop to await on
-        threads.append(threading.get_ident())
+        loops.append(asyncio.get_running_loop())
+        await items.put(message)  # an object of the caller's loop
 
     async with rt.Session(execution_mode="thread", store=None) as session:
         session.publisher.subscribe(record, topics=Streaming)
@@ -163,17 +164,35 @@ async def test_async_subscriber_runs_in_a_thread_of_its_own() -> None:
 
         await rt.call(Streamer, 2)
         await rt.broadcast("from the session loop")
+        for _ in range(3):
+            await items.get()  # delivered while the run goes on
+    assert loops == [asyncio.get_running_loop()] * 3
+
+
+async def test_without_a_home_loop_an_async_subscriber_uses_its_own_thread() -> None:
+    threads: list[int] = []
+
+    async def record(message: Message) -> None:
+        asyncio.get_running_loop()  # it has a loop to await on
+        threads.append(threading.get_ident())
+
+    publisher = RTPublisher()  # not a session's: no home loop
+    publisher.subscribe(record)
+    for i in range(3):
+        publisher.publish(_stream(i))
+    await publisher.aclose()
     assert len(threads) == 3 and len(set(threads)) == 1
     assert threads[0] != threading.get_ident()
 
 
-async def test_a_blocking_async_broadcast_callback_does_not_stall_the_run() -> None:
-    """The callback blocks (time.sleep-like) until the run has finished its calls: if it ran
-    on the session's loop, the calls could never finish."""
+async def test_a_blocking_sync_broadcast_callback_does_not_stall_the_run() -> None:
+    """The callback blocks until the run has finished its calls: if it ran on the session's
+    loop, the calls could never finish. (Blocking work belongs in a sync callback; an async
+    one runs on your loop, like any coroutine.)"""
     run_done = threading.Event()
     got: list[str] = []
 
-    async def blocking_callback(item: str) -> None:
+    def blocking_callback(item: str) -> None:
         run_done.wait(30)  # blocks its thread, as time.sleep would
         got.append(item)
 
@@ -183,6 +202,22 @@ async def test_a_blocking_async_broadcast_callback_does_not_stall_the_run() -> N
         run_done.set()
         await rt.broadcast("second")
     assert got == ["first", "second"]
+
+
+async def test_a_sync_session_inside_async_code_delivers_async_callbacks_on_that_loop() -> None:
+    got: list[object] = []
+    both = asyncio.Event()
+
+    async def collect(item: object) -> None:
+        got.append(item)
+        if len(got) == 2:
+            both.set()
+
+    with rt.Session(broadcast_callback=collect, store=None):
+        await rt.broadcast("a")
+        await rt.broadcast("b")
+    await asyncio.wait_for(both.wait(), 30)  # what the block left comes as the loop runs
+    assert got == ["a", "b"]
 
 
 class AsyncCallable:

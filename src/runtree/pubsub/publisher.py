@@ -2,11 +2,14 @@
 
 ``publish`` never blocks and never raises because of a subscriber. Each subscriber owns a
 bounded buffer and a thread of its own that delivers the buffered messages in order; when
-the buffer is full the new message is dropped and counted. A callback that is ``async`` (or
-returns an awaitable) runs on an event loop owned by its thread, so even one that blocks
-(``time.sleep`` in an ``async def``) cannot stall the run, nor can a slow or failing one
-break it. Messages are routed by type: publishing touches only the subscribers that asked
-for that type.
+the buffer is full the new message is dropped and counted, so a slow or failing subscriber
+can neither stall nor break the run. A callback that is ``async`` (or returns an awaitable)
+runs on the publisher's :attr:`~RTPublisher.home_loop` when it has one — the event loop of
+the code that opened the session, so the callback can use that code's async objects (a
+websocket, an ``asyncio.Queue``) — else on an event loop owned by its thread. Like any
+coroutine on your loop, an async callback must not block it: put blocking work in a sync
+callback, which runs in its own thread. Messages are routed by type: publishing touches only
+the subscribers that asked for that type.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from runtree._async import close_loop
+from runtree._async import close_loop, is_async_callable
 from runtree.errors import ConfigurationError, SessionStateError
 from runtree.pubsub.messages import Message
 
@@ -80,8 +83,12 @@ class Subscription:
         topics: tuple[type[Message], ...] | None,
         name: str,
         max_buffer: int,
+        publisher: RTPublisher | None = None,
     ) -> None:
         self.callback = callback
+        self._publisher = publisher
+        #: whether deliveries may need the publisher's home loop (an async callback)
+        self.uses_home_loop = is_async_callable(callback)
         self.topics = topics
         self.name = name
         self.max_buffer = max_buffer
@@ -145,9 +152,13 @@ class Subscription:
                 try:
                     result = callback(message)
                     if inspect.isawaitable(result):
-                        if loop is None:
-                            loop = asyncio.new_event_loop()
-                        loop.run_until_complete(result)
+                        home = self._home_loop()
+                        if home is not None:  # on the loop of the code that opened the run
+                            asyncio.run_coroutine_threadsafe(_awaited(result), home).result()
+                        else:
+                            if loop is None:
+                                loop = asyncio.new_event_loop()
+                            loop.run_until_complete(result)
                 except Exception:
                     self.failed += 1
                     logger.warning(
@@ -162,6 +173,18 @@ class Subscription:
             if loop is not None:
                 close_loop(loop)
             self._stopped.set_result(None)
+
+    def _home_loop(self) -> asyncio.AbstractEventLoop | None:
+        """The loop async deliveries go to, if any. While a sync close blocks that loop's
+        thread waiting for this one, a callback that only turned out to be async uses this
+        thread's loop instead (an async callback is not waited for: it keeps the home loop)."""
+        publisher = self._publisher
+        home = None if publisher is None else publisher.home_loop
+        if home is None or home.is_closed():
+            return None
+        if publisher is not None and publisher._closing_home and not self.uses_home_loop:
+            return None
+        return home
 
     # -- closing -----------------------------------------------------------------------------
 
@@ -217,6 +240,9 @@ class RTPublisher:
         self._published = 0
         self._dropped_after_close = 0
         self._closed = False
+        #: the loop async callbacks run on (the session sets its caller's loop), or ``None``
+        self.home_loop: asyncio.AbstractEventLoop | None = None
+        self._closing_home = False  # a sync close is blocking the home loop's thread
         #: whether anyone subscribed at all: lets hot paths skip building messages cheaply
         self.listening = False
 
@@ -235,8 +261,9 @@ class RTPublisher:
         """Call ``callback(message)`` for every published message of the given types.
 
         ``topics`` is a message class or an iterable of them (subclasses match); ``None``
-        means every message. The callback runs in a thread of its own, in order; an async
-        one (or one returning an awaitable) on an event loop owned by that thread.
+        means every message. The callback runs in order, in a thread of its own; an async
+        one (or one returning an awaitable) on :attr:`home_loop`, else on an event loop owned
+        by that thread.
         """
         if self._closed:
             raise SessionStateError("cannot subscribe to a closed publisher")
@@ -252,7 +279,9 @@ class RTPublisher:
         if size < 1:
             raise ConfigurationError(f"max_buffer must be >= 1, got {size}")
         label = name or getattr(callback, "__name__", None) or f"subscriber-{next(_names)}"
-        sub = Subscription(callback, topics=topic_tuple, name=label, max_buffer=size)
+        sub = Subscription(
+            callback, topics=topic_tuple, name=label, max_buffer=size, publisher=self
+        )
         self._subscriptions.append(sub)
         self._routes = {}
         self.listening = True
@@ -311,11 +340,23 @@ class RTPublisher:
         await asyncio.gather(*(sub._wait_stopped(self.close_timeout) for sub in subs))
 
     def close(self) -> None:
-        """Synchronous :meth:`aclose` for code without a running loop."""
+        """Synchronous :meth:`aclose`. Called on the home loop's thread (a sync ``with``
+        session inside async code), it cannot wait for async callbacks, which need that loop:
+        they get the rest of their messages when the loop runs again."""
         if self._closed:
             return
         self._closed = True
+        home = self.home_loop
+        on_home = home is not None and asyncio._get_running_loop() is home
+        if on_home:
+            self._closing_home = True  # other awaitables: delivered on their threads' loops
         for sub in self._subscriptions:
             sub._request_stop()
         for sub in self._subscriptions:
-            sub._join(self.close_timeout)
+            if not (on_home and sub.uses_home_loop):
+                sub._join(self.close_timeout)
+        self._closing_home = False
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

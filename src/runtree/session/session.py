@@ -492,7 +492,7 @@ class Session:
     async def __aenter__(self) -> Session:
         loop = asyncio.get_running_loop()
         self._open()
-        self.state.loop = loop
+        self.state.loop = self.publisher.home_loop = loop
         self._owner = asyncio.current_task()
         self._arm_timeout(loop)
         self._guard = InterruptGuard(self._interrupt_async).install(loop)
@@ -528,7 +528,7 @@ class Session:
         loop = asyncio._get_running_loop()
         if loop is not None:  # `with` inside async code: the run lives on that loop
             self._open()
-            self.state.loop = loop
+            self.state.loop = self.publisher.home_loop = loop
             self._owner = asyncio.current_task()
             self._arm_timeout(loop)
             self._guard = InterruptGuard(self._interrupt_async).install(loop)
