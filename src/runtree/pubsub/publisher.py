@@ -5,8 +5,9 @@ bounded buffer and a thread of its own that delivers the buffered messages in or
 the buffer is full the new message is dropped and counted, so a slow or failing subscriber
 can neither stall nor break the run. A callback that is ``async`` (or returns an awaitable)
 runs on the publisher's :attr:`~RTPublisher.home_loop` when it has one — the event loop of
-the code that opened the session, so the callback can use that code's async objects (a
-websocket, an ``asyncio.Queue``) — else on an event loop owned by its thread. Like any
+the code that opened the session with ``async with``, so the callback can use that code's
+async objects (a websocket, an ``asyncio.Queue``) — else on an event loop owned by its
+thread. Like any
 coroutine on your loop, an async callback must not block it: put blocking work in a sync
 callback, which runs in its own thread. Messages are routed by type: publishing touches only
 the subscribers that asked for that type.

@@ -528,7 +528,7 @@ class Session:
         loop = asyncio._get_running_loop()
         if loop is not None:  # `with` inside async code: the run lives on that loop
             self._open()
-            self.state.loop = self.publisher.home_loop = loop
+            self.state.loop = loop  # async callbacks: on their threads' loops, awaited at exit
             self._owner = asyncio.current_task()
             self._arm_timeout(loop)
             self._guard = InterruptGuard(self._interrupt_async).install(loop)
