@@ -229,9 +229,10 @@ async def test_cancelling_a_request_stops_the_node_in_its_worker(
     strategy: ProcessExecutionStrategy,
 ) -> None:
     for node in (AnnounceAndWait, SyncAnnounceAndWait):
-        announced: asyncio.Queue[Any] = asyncio.Queue()
+        announced: asyncio.Queue[Any] = asyncio.Queue()  # the worker's pid (a broadcast)
+        ended: asyncio.Queue[str] = asyncio.Queue()  # names of the requests that succeeded
 
-        async def finished(message: RequestSuccess, queue: asyncio.Queue[Any] = announced) -> None:
+        async def finished(message: RequestSuccess, queue: asyncio.Queue[str] = ended) -> None:
             await queue.put(message.node_name)
 
         async with _session(
@@ -242,7 +243,7 @@ async def test_cancelling_a_request_stops_the_node_in_its_worker(
                 running = asyncio.ensure_future(rt.call(node))
             pid = await announced.get()
             if node is SyncAnnounceAndWait:  # Announce, then Adder, then it blocks
-                assert [await announced.get(), await announced.get()] == ["Announce", "Adder"]
+                assert [await ended.get(), await ended.get()] == ["Announce", "Adder"]
             running.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await running
