@@ -533,8 +533,8 @@ class Session:
             self._arm_timeout(loop)
             self._guard = InterruptGuard(self._interrupt_async).install(loop)
             return self
-        driver = LoopDriver()
         self._open()
+        driver = LoopDriver()  # after _open: a session that cannot open leaves no loop behind
         if not self.temporary and threading.get_ident() == _MAIN_THREAD:
             _open_sessions.add(self)  # a script's session: see open_session()
         self._driver = driver
