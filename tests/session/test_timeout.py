@@ -40,8 +40,10 @@ class ThreadWork(rt.Node[int]):
 @pytest.mark.timeout(120)
 async def test_thread_mode_timeout_records_what_really_happened(tmp_path: Path) -> None:
     COMPLETED.clear()
+    session = rt.Session(timeout=0.1, store=tmp_path / "j.db")
+    session.settle_timeout = 60  # wait for every running body, however loaded the machine
     with pytest.raises(rt.SessionTimeoutError):
-        async with rt.Session(timeout=0.1, store=tmp_path / "j.db") as session:
+        async with session:
             await rt.call_batch(ThreadWork, range(1000))  # 32 at a time: ~1.6 s of work
     records = list(session.info.requests.values())
     by_status: dict[str, set[int]] = {}
