@@ -49,7 +49,7 @@ from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
 from runtree.session.run_log import RunLog
-from runtree.session.strategies import default_strategies
+from runtree.session.strategies import check_available, default_strategies
 from runtree.state.config import (
     config_defaults,
     default_execution_mode,
@@ -166,11 +166,12 @@ class Session:
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
+        source = "execution_mode" if execution_mode is not None else mode_source()
         if mode not in self.coordinator.execution_modes:
-            source = "execution_mode" if execution_mode is not None else mode_source()
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
             )
+        check_available(self.coordinator.execution_modes[mode], source)
         self.coordinator.start(self.publisher)
         # finished requests past the in-memory window are read back from the journal
         self.info = ExecutionInfo(run_id=self.run_id, name=name, archive=self.journal)

@@ -1,0 +1,62 @@
+"""One local Ray cluster for the whole test session, started by the first test that needs
+it (the `ray_cluster` fixture, or the `mode` fixture's "ray" case) and stopped at the end.
+
+It is the cluster behind `execution_mode="ray"` (runtree's shared Ray strategy), bound to
+127.0.0.1, with usage statistics off. Ray's dashboard agent asks cloud-metadata addresses
+about the machine even then, so the cluster starts with HTTP proxies pointing at a dead
+loopback port (its processes keep that environment; the tests' own is restored after).
+Where the `ray` extra is not installed, the tests that need it skip, saying so.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+HAVE_RAY = importlib.util.find_spec("ray") is not None
+SKIP_REASON = "the `ray` extra is not installed (pip install 'runtree[ray]')"
+#: marks a test that runs on the test session's Ray cluster
+ray_mark = pytest.mark.ray
+needs_ray = [ray_mark, pytest.mark.skipif(not HAVE_RAY, reason=SKIP_REASON)]
+#: the "ray" member of the `mode` fixture's parameters
+RAY_MODE = pytest.param("ray", marks=needs_ray, id="ray")
+
+DEAD_PROXY = "http://127.0.0.1:9"
+OFFLINE = {
+    "http_proxy": DEAD_PROXY,
+    "https_proxy": DEAD_PROXY,
+    "HTTP_PROXY": DEAD_PROXY,
+    "HTTPS_PROXY": DEAD_PROXY,
+    "no_proxy": "localhost,127.0.0.1,::1",
+    "NO_PROXY": "localhost,127.0.0.1,::1",
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+}
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[Any]:
+    """The shared Ray strategy, started on a local loopback-only cluster."""
+    if not HAVE_RAY:
+        pytest.skip(SKIP_REASON)
+    from runtree.integrations.ray import shared_strategy
+
+    strategy = shared_strategy()
+    saved = {name: os.environ.get(name) for name in OFFLINE}
+    for name in ("RT_RAY_ADDRESS", "RT_RAY_CALLBACK_HOST", "RT_RAY_CALLBACK_PORT"):
+        saved.setdefault(name, os.environ.pop(name, None))
+    os.environ.update(OFFLINE)
+    try:
+        strategy.start()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    yield strategy
+    strategy.shutdown()
