@@ -24,7 +24,7 @@ except ImportError as _missing:  # pragma: no cover - depends on the environment
         f"runtree's Ray integration (execution mode 'ray') needs the `ray` package; {INSTALL_HINT}"
     ) from _missing
 
-from runtree.integrations.ray.strategy import RayExecutionStrategy, RayStatistics
+from runtree.integrations.ray.strategy import RayExecutionStrategy, RayStatistics  # noqa: E402
 
 __all__ = ["INSTALL_HINT", "RayExecutionStrategy", "RayStatistics", "shared_strategy"]
 

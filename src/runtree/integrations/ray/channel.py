@@ -24,6 +24,7 @@ not encrypted (see ``docs/ray.md``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -134,27 +135,29 @@ class DriverChannel:
         if connection is None:  # the task never spoke, or its worker is gone
             return
         data = frame(REPLY, task_id, msg_id, body)
-        try:
+        with contextlib.suppress(RuntimeError):  # (the channel is closed)
             self._loop.call_soon_threadsafe(connection.write, data)
-        except RuntimeError:  # the channel is closed
-            pass
 
     def close(self) -> None:
         """Stop listening, close every connection and end the thread."""
         loop = self._loop
-        if loop.is_closed():
+        if loop.is_closed() or not self._thread.is_alive():
             return
 
         async def stop() -> None:
             if self._server is not None:
                 self._server.close()
-            for connection in list(self.open_connections):
+            connections = list(self.open_connections)
+            for connection in connections:
                 connection.abort()
-            loop.stop()
+            await asyncio.gather(*(connection.ended for connection in connections))
+            if self._server is not None:
+                await self._server.wait_closed()
 
         try:
-            loop.call_soon_threadsafe(lambda: loop.create_task(stop()))
-        except RuntimeError:
+            asyncio.run_coroutine_threadsafe(stop(), loop).result(timeout=10)
+            loop.call_soon_threadsafe(loop.stop)
+        except (RuntimeError, TimeoutError):  # closed meanwhile, or stuck: give up on it
             return
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=10)
@@ -171,6 +174,8 @@ class _DriverConnection(asyncio.Protocol):
         self._nonce = b""
         self._state = "hello"
         self._timer: asyncio.TimerHandle | None = None
+        #: resolves when the connection has closed
+        self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -198,10 +203,10 @@ class _DriverConnection(asyncio.Protocol):
             return
         self._buffer += data
         if self._state == "hello":
-            if len(self._buffer) < len(MAGIC) + NONCE:
-                return
-            if self._buffer[: len(MAGIC)] != MAGIC:
+            if self._buffer[: len(MAGIC)] != MAGIC[: len(self._buffer)]:
                 self._refuse("not a runtree worker")
+                return
+            if len(self._buffer) < len(MAGIC) + NONCE:
                 return
             theirs = bytes(self._buffer[len(MAGIC) : len(MAGIC) + NONCE])
             del self._buffer[: len(MAGIC) + NONCE]
@@ -241,6 +246,8 @@ class _DriverConnection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
         self.channel.open_connections.discard(self)
+        if not self.ended.done():
+            self.ended.set_result(None)
         channel = self.channel
         lost = [task_id for task_id, route in list(channel.routes.items()) if route is self]
         for task_id in lost:
@@ -251,10 +258,8 @@ class _DriverConnection(asyncio.Protocol):
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., Any], *args: Any) -> None:
-    try:
+    with contextlib.suppress(RuntimeError):  # (that session's loop is closed: nobody waits)
         loop.call_soon_threadsafe(callback, *args)
-    except RuntimeError:  # that session's loop is closed: nobody waits for the task
-        pass
 
 
 def _receive(batch: list[tuple[TaskBridge, int, int, bytes]]) -> None:

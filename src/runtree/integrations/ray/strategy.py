@@ -158,8 +158,7 @@ class RayExecutionStrategy(ExecutionStrategy):
             ray.init(address=address, **self._init_options)
             owned = True
         else:
-            for name, value in LOCAL_ENVIRONMENT.items():
-                os.environ.setdefault(name, value)
+            _loopback_only()
             temp_dir = tempfile.mkdtemp(prefix="rt-ray-")
             options: dict[str, Any] = {
                 "num_cpus": self._num_cpus or os.cpu_count() or 1,
@@ -186,7 +185,7 @@ class RayExecutionStrategy(ExecutionStrategy):
     def _open(self, *, owned: bool, local: bool, temp_dir: str | None) -> _Cluster:
         host = self._callback_host or os.environ.get(CALLBACK_HOST_VAR) or None
         if host is None:
-            host = "127.0.0.1" if local else ray.util.get_node_ip_address()
+            host = "127.0.0.1" if local else ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
         port = self._callback_port
         if port is None:
             raw = os.environ.get(CALLBACK_PORT_VAR)
@@ -292,6 +291,20 @@ class RayExecutionStrategy(ExecutionStrategy):
         return value
 
 
+def _loopback_only() -> None:
+    """Make a local cluster keep to 127.0.0.1: its processes inherit
+    :data:`LOCAL_ENVIRONMENT` (unless the environment says otherwise), and this process,
+    which read ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER`` when it imported Ray, is told too
+    (without it Ray swaps 127.0.0.1 for the machine's address and its processes listen on
+    every interface)."""
+    for name, value in LOCAL_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
+    if os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0":
+        from ray._private import ray_constants
+
+        ray_constants.ENABLE_RAY_CLUSTER = False
+
+
 def _lost(name: str, exc: BaseException) -> BaseException:
     """The error a request gets when Ray could not run its task to the end. (A retry
     policy whose ``retry_on`` includes ``ExecutionError`` runs such a request again.)"""
@@ -309,7 +322,9 @@ def _parse_port(raw: str) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ConfigurationError(f"{CALLBACK_PORT_VAR} must be a port number, got {raw!r}") from None
+        raise ConfigurationError(
+            f"{CALLBACK_PORT_VAR} must be a port number, got {raw!r}"
+        ) from None
 
 
 def _check_port(port: Any, what: str) -> int:

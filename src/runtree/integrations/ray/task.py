@@ -58,7 +58,7 @@ class Route(NamedTuple):
     paths: tuple[str, ...]
 
 
-@ray.remote(num_cpus=0, max_concurrency=100_000)
+@ray.remote(num_cpus=0, max_concurrency=100_000)  # type: ignore[call-overload]
 class Gate:
     """Where a parked task's thread waits (``wait``) until its node needs no more calls
     handed back (``open``). One per session process; it holds no CPU."""
