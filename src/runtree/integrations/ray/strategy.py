@@ -18,11 +18,13 @@ import functools
 import itertools
 import logging
 import os
+import pickle
 import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+import weakref
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import ray
@@ -34,7 +36,7 @@ from runtree.execution.remote import encode_task
 from runtree.execution.task import Task
 from runtree.execution.wire import unpack_done
 from runtree.integrations.ray.channel import DriverChannel
-from runtree.integrations.ray.task import Gate, Route, execute
+from runtree.integrations.ray.task import Gate, Route, execute, pack
 
 __all__ = ["RayExecutionStrategy", "RayStatistics"]
 
@@ -69,7 +71,8 @@ class RayStatistics:
 class _Cluster:
     channel: DriverChannel
     remote: Any
-    route: Route
+    #: the pickled :class:`Route` every task takes along
+    route: bytes
     gate: Any
     owned: bool
     local: bool
@@ -196,7 +199,7 @@ class RayExecutionStrategy(ExecutionStrategy):
             gate = Gate.options(name=name).remote()  # type: ignore[attr-defined]
             # paths only mean something to workers on this machine
             paths = tuple(p for p in sys.path if p) if local else ()
-            route = Route(channel.host, channel.port, channel.key, name, paths)
+            route = pickle.dumps(tuple(Route(channel.host, channel.port, channel.key, name, paths)))
             remote = ray.remote(execute).options(max_retries=0, **self._options)
         except BaseException:
             channel.close()
@@ -263,13 +266,12 @@ class RayExecutionStrategy(ExecutionStrategy):
         self._tasks += 1
         self._running += 1
         try:
-            ref = cluster.remote.remote(body, cluster.route, task_id)
+            ref = cluster.remote.remote(pack(cluster.route, task_id, body))
             try:
-                try:
-                    done = await asyncio.wrap_future(ref.future())
-                except ray.exceptions.RayError as exc:
+                done = await _completion(ref)
+                if isinstance(done, BaseException):
                     self._lost += 1
-                    bridge.abandon(_lost(name, exc))
+                    bridge.abandon(_lost(name, done))
                     done = None
                 if done is None:  # it reported over its connection, its outcome too
                     value, error, details = await bridge.outcome
@@ -289,6 +291,64 @@ class RayExecutionStrategy(ExecutionStrategy):
         if error is not None:
             raise error
         return value
+
+
+class _Completions:
+    """Hands finished Ray tasks to the coroutines awaiting them on one event loop: Ray's
+    thread queues each result as it arrives (fetched and loaded there, so a large one never
+    blocks the loop), and one wake-up of the loop delivers all that arrived meanwhile (a
+    wake-up per task costs more than the task itself when many finish at once)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._arrived: list[tuple[asyncio.Future[Any], Any]] = []
+        self._lock = threading.Lock()
+        self._scheduled = False
+
+    def watch(self, ref: Any) -> asyncio.Future[Any]:
+        waiter: asyncio.Future[Any] = self.loop.create_future()
+        ref._on_completed(functools.partial(self._arrive, waiter))
+        return waiter
+
+    def _arrive(self, waiter: asyncio.Future[Any], result: Any) -> None:  # (Ray's thread)
+        with self._lock:
+            self._arrived.append((waiter, result))
+            if self._scheduled:
+                return
+            self._scheduled = True
+        with contextlib.suppress(RuntimeError):  # (the loop is closed: nobody waits)
+            self.loop.call_soon_threadsafe(self._deliver)
+
+    def _deliver(self) -> None:
+        with self._lock:
+            arrived, self._arrived = self._arrived, []
+            self._scheduled = False
+        for waiter, result in arrived:
+            if not waiter.done():
+                waiter.set_result(result)
+
+
+_completions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Completions] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _completion(ref: Any) -> Awaitable[Any]:
+    """What the task of ``ref`` returned, or the Ray error that ended it (not raised)."""
+    if not hasattr(ref, "_on_completed"):  # pragma: no cover - a Ray without it
+        return _result_or_error(ref)
+    loop = asyncio.get_running_loop()
+    completions = _completions.get(loop)
+    if completions is None:
+        completions = _completions[loop] = _Completions(loop)
+    return completions.watch(ref)
+
+
+async def _result_or_error(ref: Any) -> Any:
+    try:
+        return await asyncio.wrap_future(ref.future())
+    except ray.exceptions.RayError as exc:
+        return exc
 
 
 def _loopback_only() -> None:

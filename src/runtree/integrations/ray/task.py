@@ -23,6 +23,7 @@ import os
 import pickle
 import queue
 import socket
+import struct
 import sys
 import threading
 from collections.abc import Callable
@@ -37,7 +38,7 @@ from runtree.execution.wire import FrameBuffer, frame
 from runtree.integrations.ray.channel import DIGEST, MAGIC, NONCE, proof
 from runtree.session.strategies import worker_scope
 
-__all__ = ["Gate", "Route", "execute"]
+__all__ = ["Gate", "Route", "execute", "pack"]
 
 logger = logging.getLogger("runtree.integrations.ray")
 
@@ -80,10 +81,28 @@ class Gate:
         return True
 
 
-def execute(body: bytes, route: Route, task_id: int) -> bytes | None:
-    """The Ray task: run the node of ``body`` (an encoded task); its ``DONE`` body, or
+#: task id, length of the route's pickle: what :func:`pack` puts before the route and body
+_HEADER = struct.Struct("!II")
+#: the routes this worker has seen, by their pickle (one per session, in practice)
+_routes: dict[bytes, Route] = {}
+
+
+def pack(route: bytes, task_id: int, body: bytes) -> bytes:
+    """A task's one argument (one ``bytes`` costs Ray the least to send): its id, the
+    pickled :class:`Route` of its session (``route``) and its encoded task (``body``)."""
+    return _HEADER.pack(task_id, len(route)) + route + body
+
+
+def execute(packed: bytes) -> bytes | None:
+    """The Ray task: run the node of a :func:`pack`-ed task; its ``DONE`` body, or
     ``None`` when it reported over its connection (``DONE`` went there too, in order)."""
-    return _Runtime.get(route).run(body, route, task_id)
+    task_id, size = _HEADER.unpack_from(packed)
+    start = _HEADER.size
+    raw = packed[start : start + size]
+    route = _routes.get(raw)
+    if route is None:
+        route = _routes[raw] = Route(*pickle.loads(raw))
+    return _Runtime.get(route).run(packed[start + size :], route, task_id)
 
 
 class _Connection:
@@ -257,11 +276,11 @@ class _Runtime:
     _creating = threading.Lock()
 
     def __init__(self) -> None:
+        #: runs while a task runs (in the task's thread, or a helper's once it parks)
         self.loop = asyncio.new_event_loop()
         self._connections: dict[tuple[str, int, bytes], _Connection] = {}
         self._gates: dict[str, Any] = {}
         self._lock = threading.Lock()
-        threading.Thread(target=self.loop.run_forever, name="runtree-ray-loop", daemon=True).start()
 
     @classmethod
     def get(cls, route: Route) -> _Runtime:
@@ -300,19 +319,35 @@ class _Runtime:
         return gate
 
     def run(self, body: bytes, route: Route, task_id: int) -> bytes | None:
-        """In the Ray task's thread: run the task on the runtime's loop; wait in
-        ``ray.get`` on the gate while it is parked."""
+        """In the Ray task's thread: run the task on the runtime's loop, here; once the node
+        parks, the loop goes on in a helper thread while this one waits in ``ray.get``."""
+        loop = self.loop
         parked: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        running = asyncio.run_coroutine_threadsafe(
-            self._run(body, route, task_id, parked.put), self.loop
-        )
-        running.add_done_callback(lambda _: parked.put(None))
-        while True:
-            waiting = parked.get()
-            if waiting is None:
-                break
-            with contextlib.suppress(Exception):
-                ray.get(waiting)
+        moved = False
+
+        def park(waiting: Any) -> None:  # (on the loop)
+            parked.put(waiting)
+            if not moved:
+                loop.stop()
+
+        def ended(_: Any) -> None:
+            loop.stop()
+            parked.put(None)
+
+        running = loop.create_task(self._run(body, route, task_id, park))
+        running.add_done_callback(ended)
+        loop.run_forever()
+        if not running.done():  # parked: hand the loop over, lend the CPU
+            moved = True
+            helper = threading.Thread(target=loop.run_forever, name="runtree-ray-loop")
+            helper.start()
+            while True:
+                waiting = parked.get()
+                if waiting is None:
+                    break
+                with contextlib.suppress(Exception):
+                    ray.get(waiting)
+            helper.join()
         return running.result()
 
     async def _run(
