@@ -14,6 +14,7 @@ import asyncio
 import importlib.util
 import os
 import pathlib
+import secrets
 import tempfile
 import time
 from typing import Any
@@ -29,6 +30,7 @@ _OFFLINE = {
     **{name.upper(): "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy")},
     **dict.fromkeys(("no_proxy", "NO_PROXY"), "localhost,127.0.0.1,::1"),
     "RAY_USAGE_STATS_ENABLED": "0",
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),  # its own: nothing read from ~/.ray
 }
 
 

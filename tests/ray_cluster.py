@@ -4,7 +4,9 @@ it (the `ray_cluster` fixture, or the `mode` fixture's "ray" case) and stopped a
 It is the cluster behind `execution_mode="ray"` (runtree's shared Ray strategy), bound to
 127.0.0.1, with usage statistics off. Ray's dashboard agent asks cloud-metadata addresses
 about the machine even then, so the cluster starts with HTTP proxies pointing at a dead
-loopback port (its processes keep that environment; the tests' own is restored after).
+loopback port (its processes keep that environment; the tests' own is restored after). Its
+authentication token is the test session's own (not ``~/.ray/auth_token``); child
+processes that join it get the same environment (:func:`ray_environment`).
 Where the `ray` extra is not installed, the tests that need it skip, saying so.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +38,8 @@ OFFLINE = {
     "NO_PROXY": "localhost,127.0.0.1,::1",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    # a token of this test session's own: nothing read from or written to ~/.ray
+    "RAY_AUTH_TOKEN": secrets.token_hex(32),
 }
 
 
@@ -60,3 +65,13 @@ def ray_cluster() -> Iterator[Any]:
                 os.environ[name] = value
     yield strategy
     strategy.shutdown()
+
+
+def ray_environment(strategy: Any) -> dict[str, str]:
+    """What a child process needs to join the test session's cluster (started by
+    ``strategy``) instead of starting one: its address, and the offline settings."""
+    import ray
+
+    del strategy  # (requested so that the cluster is up)
+    address = ray.get_runtime_context().gcs_address
+    return {**OFFLINE, "RAY_AUTH_MODE": "token", "RT_RAY_ADDRESS": address}

@@ -26,7 +26,7 @@ from runtree.nodes import NodeBuilder
 from runtree.session.strategies import PluginStrategy, check_available
 from tests.execution.nodes import CheckJournal, Die, LockedError, PairError, Raise, Takes
 from tests.integrations.ray.nodes import FanOut, PidThenWait, Printer
-from tests.ray_cluster import OFFLINE, ray_mark
+from tests.ray_cluster import ray_environment, ray_mark
 from tests.support import Adder, Parent
 
 pytestmark = ray_mark
@@ -81,10 +81,7 @@ def _wait_for(condition: Any, what: str) -> None:
 
 
 def _child_env(ray_cluster: Any, **extra: str) -> dict[str, str]:
-    import ray
-
-    env = {**os.environ, **OFFLINE, **extra}
-    env["RT_RAY_ADDRESS"] = ray.get_runtime_context().gcs_address
+    env = {**os.environ, **ray_environment(ray_cluster), **extra}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     return env
 

@@ -46,6 +46,7 @@ logger = logging.getLogger("runtree.integrations.ray")
 ADDRESS_VAR = "RT_RAY_ADDRESS"
 CALLBACK_HOST_VAR = "RT_RAY_CALLBACK_HOST"
 CALLBACK_PORT_VAR = "RT_RAY_CALLBACK_PORT"
+NUM_CPUS_VAR = "RT_RAY_NUM_CPUS"
 #: Ray settings a local cluster starts with unless the environment says otherwise: no usage
 #: statistics, and no swapping 127.0.0.1 for the machine's address
 LOCAL_ENVIRONMENT = {"RAY_USAGE_STATS_ENABLED": "0", "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
@@ -85,7 +86,8 @@ class RayExecutionStrategy(ExecutionStrategy):
 
     * ``address``: the cluster to connect to (else ``RT_RAY_ADDRESS``; else the Ray this
       process is already connected to, else a new local cluster bound to 127.0.0.1).
-    * ``num_cpus``: CPUs of a local cluster (default: this machine's).
+    * ``num_cpus``: CPUs of a local cluster (else ``RT_RAY_NUM_CPUS``, else this
+      machine's).
     * ``callback_host`` / ``callback_port``: where the session listens for its tasks (else
       ``RT_RAY_CALLBACK_HOST`` / ``RT_RAY_CALLBACK_PORT``; default: the address Ray knows
       this machine by, 127.0.0.1 for a local cluster, and a free port).
@@ -164,7 +166,7 @@ class RayExecutionStrategy(ExecutionStrategy):
             _loopback_only()
             temp_dir = tempfile.mkdtemp(prefix="rt-ray-")
             options: dict[str, Any] = {
-                "num_cpus": self._num_cpus or os.cpu_count() or 1,
+                "num_cpus": self._num_cpus or _env_cpus() or os.cpu_count() or 1,
                 "include_dashboard": False,
                 "_node_ip_address": "127.0.0.1",
                 "_temp_dir": temp_dir,
@@ -376,6 +378,19 @@ def _lost(name: str, exc: BaseException) -> BaseException:
         f"the Ray task running node {name!r} was lost ({type(exc).__name__}: {first}); "
         "the request failed"
     )
+
+
+def _env_cpus() -> int | None:
+    raw = os.environ.get(NUM_CPUS_VAR)
+    if not raw:
+        return None
+    try:
+        cpus = int(raw)
+    except ValueError:
+        cpus = 0
+    if cpus < 1:
+        raise ConfigurationError(f"{NUM_CPUS_VAR} must be a positive int, got {raw!r}")
+    return cpus
 
 
 def _parse_port(raw: str) -> int:

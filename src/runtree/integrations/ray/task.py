@@ -2,15 +2,16 @@
 
 :func:`execute` is the Ray task (a plain function, exported to the cluster by reference, so
 runtree must be installed where the tasks run). Each worker process keeps one
-:class:`_Runtime`: an event loop on a thread of its own that runs the nodes (so their
-``async`` and ``thread`` calls, and the connection back to the session, outlive one task)
-and one connection per session it reports to, opened when a task first needs it.
+:class:`_Runtime`: an event loop that runs the nodes (so what they keep, and the connection
+back to the session, outlive one task) and one connection per session it reports to,
+opened when a task first needs it.
 
-The task's own thread waits for its node. While the node waits for calls it handed back to
-the session (``ray`` or ``process`` mode calls run as tasks of their own), that thread
-waits in ``ray.get`` on the session's gate actor instead: Ray lends the task's CPU to other
-tasks meanwhile, as it does for any task blocked in ``ray.get``, so a fan-out from a Ray
-node never deadlocks a cluster whose CPUs are all held by waiting parents.
+The loop runs on the task's own thread. When the node hands calls back to the session
+(``ray`` or ``process`` mode calls run as tasks of their own), the loop moves to a helper
+thread and the task's thread waits in ``ray.get`` on the session's gate actor until the
+node needs no more of them: Ray lends the task's CPU to other tasks meanwhile, as it does
+for any task blocked in ``ray.get``, so a fan-out from a Ray node never deadlocks a cluster
+whose CPUs are all held by waiting parents.
 """
 
 from __future__ import annotations
