@@ -30,6 +30,7 @@ _OFFLINE = {
     **{name.upper(): "http://127.0.0.1:9" for name in ("http_proxy", "https_proxy")},
     **dict.fromkeys(("no_proxy", "NO_PROXY"), "localhost,127.0.0.1,::1"),
     "RAY_USAGE_STATS_ENABLED": "0",
+    "RT_RAY_NUM_CPUS": "2",
     "RAY_AUTH_TOKEN": secrets.token_hex(32),  # its own: nothing read from ~/.ray
 }
 

@@ -38,6 +38,8 @@ OFFLINE = {
     "NO_PROXY": "localhost,127.0.0.1,::1",
     "RAY_USAGE_STATS_ENABLED": "0",
     "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+    # two CPUs whatever the machine: the fan-out test needs its parent to lend its CPU
+    "RT_RAY_NUM_CPUS": "2",
     # a token of this test session's own: nothing read from or written to ~/.ray
     "RAY_AUTH_TOKEN": secrets.token_hex(32),
 }
@@ -52,7 +54,7 @@ def ray_cluster() -> Iterator[Any]:
 
     strategy = shared_strategy()
     saved = {name: os.environ.get(name) for name in OFFLINE}
-    for name in ("RT_RAY_ADDRESS", "RT_RAY_CALLBACK_HOST", "RT_RAY_CALLBACK_PORT"):
+    for name in ("RT_RAY_ADDRESS", "RT_RAY_CALLBACK_HOST", "RT_RAY_CALLBACK_PORT"):  # local
         saved.setdefault(name, os.environ.pop(name, None))
     os.environ.update(OFFLINE)
     try:

@@ -96,3 +96,17 @@ class Printer(rt.Node[str]):
         print(self.text)
         sys.stdout.flush()
         return self.text
+
+
+class DiesMidCall(rt.Node[None]):
+    """Makes a call in its worker, then one that kills the worker while it is open."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def invoke(self) -> None:
+        from tests.execution.nodes import Die
+        from tests.support import Adder
+
+        await rt.call(Adder, 1, 2)
+        await rt.call(Die, "SIGKILL")

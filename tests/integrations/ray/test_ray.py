@@ -25,7 +25,7 @@ import runtree as rt
 from runtree.nodes import NodeBuilder
 from runtree.session.strategies import PluginStrategy, check_available
 from tests.execution.nodes import CheckJournal, Die, LockedError, PairError, Raise, Takes
-from tests.integrations.ray.nodes import FanOut, PidThenWait, Printer
+from tests.integrations.ray.nodes import DiesMidCall, FanOut, PidThenWait, Printer
 from tests.ray_cluster import ray_environment, ray_mark
 from tests.support import Adder, Parent
 
@@ -224,6 +224,24 @@ async def test_a_killed_worker_fails_its_request_and_the_session_goes_on(
     statuses = sorted((r.node_name, r.status) for r in session.info.requests.values())
     assert statuses == [("Adder", "succeeded"), ("Adder", "succeeded"), ("Die", "failed")]
     assert ray_cluster.statistics().lost == lost + 1
+
+
+async def test_a_worker_killed_inside_a_nested_call_closes_what_it_left_open(
+    ray_cluster: Any,
+) -> None:
+    async with _session(execution_mode="async") as session:
+        with rt.execution_mode("ray"), pytest.raises(rt.ExecutionError, match="'DiesMidCall'"):
+            await rt.call(DiesMidCall)
+        assert await rt.call(Adder, 2, 2) == 4
+    records = [(r.node_name, r.mode, r.status) for r in session.info.requests.values()]
+    assert records == [
+        ("DiesMidCall", "ray", "failed"),
+        ("Adder", "async", "succeeded"),
+        ("Die", "async", "failed"),
+        ("Adder", "async", "succeeded"),
+    ]
+    (die,) = [r for r in session.info.requests.values() if r.node_name == "Die"]
+    assert isinstance(die.error, rt.ExecutionError)
 
 
 async def test_cancelling_a_request_stops_its_ray_task(ray_cluster: Any) -> None:

@@ -36,7 +36,7 @@ from runtree.execution.remote import encode_task
 from runtree.execution.task import Task
 from runtree.execution.wire import unpack_done
 from runtree.integrations.ray.channel import DriverChannel
-from runtree.integrations.ray.task import Gate, Route, execute, pack
+from runtree.integrations.ray.task import GATE_OPTIONS, Gate, Route, execute, pack
 
 __all__ = ["RayExecutionStrategy", "RayStatistics"]
 
@@ -190,7 +190,7 @@ class RayExecutionStrategy(ExecutionStrategy):
     def _open(self, *, owned: bool, local: bool, temp_dir: str | None) -> _Cluster:
         host = self._callback_host or os.environ.get(CALLBACK_HOST_VAR) or None
         if host is None:
-            host = "127.0.0.1" if local else ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+            host = "127.0.0.1" if local else _node_ip_address()
         port = self._callback_port
         if port is None:
             raw = os.environ.get(CALLBACK_PORT_VAR)
@@ -198,7 +198,7 @@ class RayExecutionStrategy(ExecutionStrategy):
         channel = DriverChannel(host, port)
         try:
             name = f"runtree-gate-{os.getpid()}-{os.urandom(4).hex()}"
-            gate = Gate.options(name=name).remote()  # type: ignore[attr-defined]
+            gate = Gate.options(name=name, **GATE_OPTIONS).remote()
             # paths only mean something to workers on this machine
             paths = tuple(p for p in sys.path if p) if local else ()
             route = pickle.dumps(tuple(Route(channel.host, channel.port, channel.key, name, paths)))
@@ -302,13 +302,13 @@ class _Completions:
     wake-up per task costs more than the task itself when many finish at once)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        self._loop = weakref.ref(loop)  # (the loop's entry in _completions must not keep it)
         self._arrived: list[tuple[asyncio.Future[Any], Any]] = []
         self._lock = threading.Lock()
         self._scheduled = False
 
-    def watch(self, ref: Any) -> asyncio.Future[Any]:
-        waiter: asyncio.Future[Any] = self.loop.create_future()
+    def watch(self, ref: Any, loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+        waiter: asyncio.Future[Any] = loop.create_future()
         ref._on_completed(functools.partial(self._arrive, waiter))
         return waiter
 
@@ -318,8 +318,10 @@ class _Completions:
             if self._scheduled:
                 return
             self._scheduled = True
-        with contextlib.suppress(RuntimeError):  # (the loop is closed: nobody waits)
-            self.loop.call_soon_threadsafe(self._deliver)
+        loop = self._loop()
+        if loop is not None:
+            with contextlib.suppress(RuntimeError):  # (the loop is closed: nobody waits)
+                loop.call_soon_threadsafe(self._deliver)
 
     def _deliver(self) -> None:
         with self._lock:
@@ -343,7 +345,7 @@ def _completion(ref: Any) -> Awaitable[Any]:
     completions = _completions.get(loop)
     if completions is None:
         completions = _completions[loop] = _Completions(loop)
-    return completions.watch(ref)
+    return completions.watch(ref, loop)
 
 
 async def _result_or_error(ref: Any) -> Any:
@@ -378,6 +380,12 @@ def _lost(name: str, exc: BaseException) -> BaseException:
         f"the Ray task running node {name!r} was lost ({type(exc).__name__}: {first}); "
         "the request failed"
     )
+
+
+def _node_ip_address() -> str:
+    """The address Ray knows this machine by (untyped in Ray)."""
+    util: Any = ray.util
+    return str(util.get_node_ip_address())
 
 
 def _env_cpus() -> int | None:

@@ -39,7 +39,7 @@ from runtree.execution.wire import FrameBuffer, frame
 from runtree.integrations.ray.channel import DIGEST, MAGIC, NONCE, proof
 from runtree.session.strategies import worker_scope
 
-__all__ = ["Gate", "Route", "execute", "pack"]
+__all__ = ["GATE_OPTIONS", "Gate", "Route", "execute", "pack"]
 
 logger = logging.getLogger("runtree.integrations.ray")
 
@@ -60,8 +60,7 @@ class Route(NamedTuple):
     paths: tuple[str, ...]
 
 
-@ray.remote(num_cpus=0, max_concurrency=100_000)  # type: ignore[call-overload]
-class Gate:
+class _Gate:
     """Where a parked task's thread waits (``wait``) until its node needs no more calls
     handed back (``open``). One per session process; it holds no CPU."""
 
@@ -78,8 +77,11 @@ class Gate:
     async def open(self, token: str) -> None:
         self._events.setdefault(token, asyncio.Event()).set()
 
-    async def ready(self) -> bool:
-        return True
+
+#: the gate as a Ray actor class (see :data:`GATE_OPTIONS`)
+Gate: Any = ray.remote(_Gate)
+#: it holds no CPU, and every parked task of the session may wait on it at once
+GATE_OPTIONS: dict[str, Any] = {"num_cpus": 0, "max_concurrency": 100_000}
 
 
 #: task id, length of the route's pickle: what :func:`pack` puts before the route and body
