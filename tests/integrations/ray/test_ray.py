@@ -27,7 +27,7 @@ from runtree.session.strategies import PluginStrategy, check_available
 from tests.execution.nodes import CheckJournal, Die, LockedError, PairError, Raise, Takes
 from tests.integrations.ray.nodes import DiesMidCall, FanOut, PidThenWait, Printer
 from tests.ray_cluster import ray_environment, ray_mark
-from tests.support import Adder, Parent
+from tests.support import Adder, Parent, descendants, process_gone
 
 pytestmark = ray_mark
 
@@ -40,36 +40,6 @@ def _session(**options: Any) -> rt.Session:
     options.setdefault("store", None)
     options.setdefault("execution_mode", "ray")
     return rt.Session(**options)
-
-
-def _descendants(root: int) -> set[int]:
-    """Process ids below ``root`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(parent, []).append(int(entry))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 def _wait_for(condition: Any, what: str) -> None:
@@ -93,7 +63,7 @@ def _child_env(ray_cluster: Any, **extra: str) -> dict[str, str]:
 async def test_the_local_cluster_listens_on_loopback_only(ray_cluster: Any) -> None:
     async with _session():
         assert await rt.call(Parent, 1) == [2, 3]  # workers and the channel are up
-    ours = _descendants(os.getpid()) | {os.getpid()}
+    ours = descendants(os.getpid()) | {os.getpid()}
     listing = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True)  # noqa: ASYNC221
     listeners = []
     for line in listing.stdout.splitlines():
@@ -255,7 +225,7 @@ async def test_cancelling_a_request_stops_its_ray_task(ray_cluster: Any) -> None
         assert await rt.call(Adder, 1, 1) == 2
     (cancelled, _) = session.info.requests.values()
     assert cancelled.status == "cancelled"
-    _wait_for(lambda: _gone(pid), f"Ray to stop the worker {pid}")
+    _wait_for(lambda: process_gone(pid), f"Ray to stop the worker {pid}")
 
 
 async def test_a_session_timeout_cancels_the_ray_task(ray_cluster: Any) -> None:
@@ -269,7 +239,7 @@ async def test_a_session_timeout_cancels_the_ray_task(ray_cluster: Any) -> None:
             await running
     (record,) = session.info.requests.values()
     assert record.status == "cancelled"
-    _wait_for(lambda: _gone(pid), f"Ray to stop the worker {pid}")
+    _wait_for(lambda: process_gone(pid), f"Ray to stop the worker {pid}")
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -303,7 +273,7 @@ async def test_resume_after_the_driver_was_killed(ray_cluster: Any, tmp_path: Pa
     assert rows.count(("Step", "succeeded")) == 3
     # the cluster stops the tasks of a driver that died
     step_3 = int(pid_file.read_text())  # noqa: ASYNC240
-    _wait_for(lambda: _gone(step_3), "Ray to stop the dead driver's task")
+    _wait_for(lambda: process_gone(step_3), "Ray to stop the dead driver's task")
     block.unlink()
     from tests.integrations.ray.nodes import Chain
 
