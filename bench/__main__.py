@@ -29,6 +29,7 @@ TARGETS = {
     "agent overhead per model turn": ("us", 100.0),
     "agent overhead per tool call": ("us", 100.0),
     "import runtree imports an SDK (0 = no)": ("", 0.0),
+    "ray: 1,000 calls vs bare ray.remote tasks": ("x", 1.3),
 }
 
 
@@ -116,6 +117,7 @@ def _extra_suites() -> list[Any]:
         "bench.agents",
         "bench.process",
         "bench.sync",
+        "bench.ray",
     ):
         try:
             module = __import__(module_name, fromlist=["run"])

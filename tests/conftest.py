@@ -9,8 +9,12 @@ import pytest
 
 from runtree.nodes import settings as node_settings
 from runtree.state.config import reset_config
+from tests.ray_cluster import RAY_MODE, ray_cluster
+
+__all__ = ["MODES", "ray_cluster"]
 
 #: every execution strategy; behaviour tests that must not depend on the strategy use `mode`
+#: (and "ray" too, marked `ray`: see tests/ray_cluster.py)
 MODES = ("async", "thread", "process")
 
 
@@ -31,7 +35,9 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     node_settings.reload()
 
 
-@pytest.fixture(params=MODES)
+@pytest.fixture(params=[*MODES, RAY_MODE])
 def mode(request: pytest.FixtureRequest) -> str:
-    """Each execution mode in turn."""
+    """Each execution mode in turn ("ray" on the test session's local Ray cluster)."""
+    if request.param == "ray":
+        request.getfixturevalue("ray_cluster")
     return str(request.param)

@@ -7,6 +7,7 @@ import asyncio
 import os
 import threading
 import time
+from pathlib import Path
 
 import runtree as rt
 from runtree.nodes import Node
@@ -146,3 +147,37 @@ class ShareContext(Node[list[object]]):
         seen.append(await rt.call(ReadContext, "written"))
         seen.append(await rt.call(ReadContext, "scratch"))
         return seen
+
+
+# -- processes (for the tests of strategies that run nodes in other processes) ----------------
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from the parent ids in /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    stack = [pid]
+    while stack:
+        for child in children.get(stack.pop(), []):
+            if child not in found:
+                found.add(child)
+                stack.append(child)
+    return found
+
+
+def process_gone(pid: int) -> bool:
+    """Whether no process has the id ``pid`` (any more)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False

@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.ray_cluster import ray_environment
+
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
+
+
+def _uses_ray(code: str) -> bool:
+    return '"ray"' in code or "integrations.ray" in code
 
 
 def _blocks() -> list[tuple[str, int, str]]:
@@ -25,10 +31,14 @@ def _blocks() -> list[tuple[str, int, str]]:
 @pytest.mark.parametrize(
     ("document", "index", "code"), _blocks(), ids=lambda v: str(v) if len(str(v)) < 40 else ""
 )
-def test_code_block_runs(document: str, index: int, code: str, tmp_path: Path) -> None:
+def test_code_block_runs(
+    document: str, index: int, code: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     script = tmp_path / f"block_{index}.py"
     script.write_text(code, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
+    if _uses_ray(code):  # it joins the test session's cluster (skipped without the extra)
+        env.update(ray_environment(request.getfixturevalue("ray_cluster")))
     result = subprocess.run(
         [sys.executable, str(script)],
         cwd=tmp_path,

@@ -41,7 +41,7 @@ from tests.execution.nodes import (
     Tenant,
     Unpicklable,
 )
-from tests.support import Adder, Parent
+from tests.support import Adder, Parent, process_gone
 
 
 @pytest.fixture(scope="module")
@@ -56,14 +56,6 @@ def _session(strategy: ProcessExecutionStrategy, **options: Any) -> rt.Session:
     options.setdefault("store", None)
     options.setdefault("execution_mode", "process")
     return rt.Session(execution_modes={"process": strategy}, **options)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    return False
 
 
 async def test_nested_process_calls_never_deadlock_a_one_worker_pool() -> None:
@@ -247,7 +239,7 @@ async def test_cancelling_a_request_stops_the_node_in_its_worker(
             running.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await running
-            assert _gone(pid)  # stopped (and reaped) before the request was recorded
+            assert process_gone(pid)  # stopped (and reaped) before the request was recorded
         statuses = [(r.node_name, r.status) for r in session.info.requests.values()]
         expected = [(node.name(), "cancelled")]
         if node is SyncAnnounceAndWait:
@@ -264,7 +256,7 @@ async def test_a_session_timeout_stops_process_work(strategy: ProcessExecutionSt
             pid = await announced.get()
             session._expire()  # what the session's timer does when the timeout passes
             await running
-    assert _gone(pid)
+    assert process_gone(pid)
     (record,) = session.info.requests.values()
     assert record.status == "cancelled"
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import descendants
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0  # the most any wait below may take (an upper bound, not a timing)
 
@@ -120,28 +122,6 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path, how: str) -> No
     assert json.loads(lines[-1]) == EXPECTED
 
 
-def _descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` (from the parent ids in /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
-    found: set[int] = set()
-    stack = [pid]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            if child not in found:
-                found.add(child)
-                stack.append(child)
-    return found
-
-
 def _wait_gone(pids: set[int]) -> set[int]:
     """Wait (up to DEADLINE in all) until every process in ``pids`` has ended; the ones
     still running after that."""
@@ -229,7 +209,7 @@ WAITING_SCRIPT = textwrap.dedent(
 def test_workers_end_with_their_parent(tmp_path: Path, sig: signal.Signals) -> None:
     with _started([sys.executable, "-c", WAITING_SCRIPT], tmp_path) as proc:
         worker = int(_read_line_with(proc, "WORKER").split()[1])
-        below = _descendants(proc.pid)
+        below = descendants(proc.pid)
         assert worker in below and len(below) >= 2  # Wait's worker and Nested's
         proc.send_signal(sig)
         proc.wait(timeout=DEADLINE)
@@ -276,7 +256,7 @@ def test_sigkill_of_runtree_run_stops_its_worker(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "runtree.cli", "run", "pipeline.py:Pipeline", str(log)]
     with _started([*command, str(fifo), "--durability", "sync", "--no-progress"], tmp_path) as proc:
         worker = int(_read_line_with(proc, "PAUSED").split()[1])
-        assert worker in _descendants(proc.pid)
+        assert worker in descendants(proc.pid)
         proc.kill()
         proc.wait(timeout=DEADLINE)
         assert _wait_gone({worker}) == set()

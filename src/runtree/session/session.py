@@ -70,7 +70,7 @@ from runtree.session.closers import Closer, Closers
 from runtree.session.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
 from runtree.session.interrupt import InterruptGuard, resume_hint
 from runtree.session.run_log import RunLog
-from runtree.session.strategies import default_strategies
+from runtree.session.strategies import check_available, default_strategies
 from runtree.state.config import (
     DEFAULT_MAX_CALL_DEPTH,
     config_defaults,
@@ -213,11 +213,12 @@ class Session:
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
+        source = "execution_mode" if execution_mode is not None else mode_source()
         if mode not in self.coordinator.execution_modes:
-            source = "execution_mode" if execution_mode is not None else mode_source()
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
             )
+        check_available(self.coordinator.execution_modes[mode], source)
         self.coordinator.start(self.publisher)
         # finished requests past the in-memory window are read back from the journal
         self.info = ExecutionInfo(run_id=self.run_id, name=name, archive=self.journal)

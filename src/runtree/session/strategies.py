@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import importlib
 import inspect
 import logging
 import pickle
+import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -35,7 +37,14 @@ from runtree.nodes.node import Node
 from runtree.nodes.validation import create_node, resolve_node
 from runtree.pubsub.publisher import current_publisher
 
-__all__ = ["RemoteState", "WorkerSession", "default_strategies", "worker_scope"]
+__all__ = [
+    "PluginStrategy",
+    "RemoteState",
+    "WorkerSession",
+    "check_available",
+    "default_strategies",
+    "worker_scope",
+]
 
 T = TypeVar("T")
 logger = logging.getLogger("runtree")
@@ -186,15 +195,68 @@ async def worker_scope(context: TaskContext, link: RemoteLink) -> AsyncIterator[
         current_session.reset(tokens[0])
 
 
+class PluginStrategy(ExecutionStrategy):
+    """Stands for the strategy of an optional integration (``"ray"``) until it is first
+    used: then its module is imported (the integration's library with it) and its
+    ``shared_strategy()`` runs the tasks. Without the library, using the mode raises a
+    :class:`~runtree.errors.ConfigurationError` that names the extra to install."""
+
+    def __init__(self, mode: str, module: str, extra: str) -> None:
+        self.mode = mode
+        self.module = module
+        self.extra = extra
+        self._strategy: ExecutionStrategy | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self) -> ExecutionStrategy:
+        """The integration's strategy (its module is imported the first time)."""
+        strategy = self._strategy
+        if strategy is None:
+            with self._lock:
+                if self._strategy is None:
+                    try:
+                        module = importlib.import_module(self.module)
+                    except ImportError as exc:
+                        raise ConfigurationError(
+                            f"execution mode {self.mode!r} needs the {self.extra!r} extra: "
+                            f"pip install 'runtree[{self.extra}]' ({exc})"
+                        ) from exc
+                    self._strategy = module.shared_strategy()
+                strategy = self._strategy
+        assert strategy is not None
+        return strategy
+
+    async def execute(self, task: Task[Any]) -> Any:
+        return await self.resolve().execute(task)
+
+    def shutdown(self) -> None:
+        strategy = self._strategy
+        if strategy is not None:
+            strategy.shutdown()
+
+
+def check_available(strategy: ExecutionStrategy, source: str) -> None:
+    """Raise ``ConfigurationError`` now (naming ``source``, the setting that chose it) when
+    ``strategy`` stands for an integration whose library is missing."""
+    if isinstance(strategy, PluginStrategy):
+        try:
+            strategy.resolve()
+        except ConfigurationError as exc:
+            raise ConfigurationError(f"{source} is {strategy.mode!r}: {exc}") from exc.__cause__
+
+
 _ASYNC = AsyncioExecutionStrategy()
 _SHARED: dict[str, ExecutionStrategy] = {
     "thread": ThreadExecutionStrategy(),
     "process": ProcessExecutionStrategy(worker_scope=worker_scope),
+    # optional integrations, imported when first used
+    "ray": PluginStrategy("ray", "runtree.integrations.ray", "ray"),
 }
 
 
 def default_strategies() -> dict[str, ExecutionStrategy]:
-    """``{"thread": ..., "process": ...}`` shared by all sessions (``"async"`` is built in)."""
+    """``{"thread": ..., "process": ..., "ray": ...}`` shared by all sessions (``"async"``
+    is built in; ``"ray"`` imports its integration when first used)."""
     return dict(_SHARED)
 
 
