@@ -18,7 +18,7 @@ PACKAGES = [
     "runtree.pubsub",
     "runtree.execution",
     "runtree.state",
-    "runtree.session",
+    "runtree.runtime",
     "runtree.interaction",
     "runtree.context",
     "runtree.llm",

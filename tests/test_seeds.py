@@ -204,7 +204,7 @@ def test_seed_002_streaming(seed_nodes: None) -> None:
 async def test_seed_004_call_nodes_and_errors(caplog: pytest.LogCaptureFixture) -> None:
     from runtree.execution.coordinator import Coordinator
     from runtree.pubsub.publisher import RTPublisher
-    from runtree.session import ExecutorConfig
+    from runtree.runtime import ExecutorConfig
     from runtree.state.info import ExecutionInfo
     from runtree.state.state import RTState
 

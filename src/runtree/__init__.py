@@ -41,7 +41,7 @@ if TYPE_CHECKING:
         llm,
         nodes,
         pubsub,
-        session,
+        runtime,
         state,
         store,
         testing,
@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     )
     from runtree.interaction.batch import call_batch
     from runtree.interaction.call import call, call_sync
-    from runtree.interaction.flow import Flow
+    from runtree.interaction.flow import Flow, session
     from runtree.interaction.stream import RunStream, broadcast, stream
     from runtree.llm.agent import (
         StructuredLLM,
@@ -66,7 +66,7 @@ if TYPE_CHECKING:
         agent_node,
     )
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
-    from runtree.session import ExecutorConfig, Session
+    from runtree.runtime import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
     from runtree.state.config import set_config
     from runtree.store import RunStore, SqliteRunStore
@@ -77,7 +77,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     # importing these needs no `mcp`; connecting or serving does (the `mcp` extra)
     "integrations.mcp": ("MCPHttpParams", "MCPStdioParams", "connect_mcp", "create_mcp_server"),
     "interaction": ("RunStream", "broadcast", "call", "call_batch", "call_sync", "stream"),
-    "interaction.flow": ("Flow",),
+    "interaction.flow": ("Flow", "session"),
     "llm.agent": (
         "StructuredLLM",
         "StructuredToolCallLLM",
@@ -87,7 +87,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "agent_node",
     ),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
-    "session": ("ExecutorConfig", "Session"),
+    "runtime": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
     "state.config": ("set_config",),
     "store": ("RunStore", "SqliteRunStore"),
@@ -103,7 +103,7 @@ _SUBPACKAGES = (
     "llm",
     "nodes",
     "pubsub",
-    "session",
+    "runtime",
     "state",
     "store",
     "testing",
@@ -169,6 +169,7 @@ __all__ = [
     "llm",
     "nodes",
     "pubsub",
+    "runtime",
     "session",
     "set_config",
     "state",

@@ -21,7 +21,7 @@ from runtree.execution.task import Task
 from runtree.execution.wire import Unsendable
 from runtree.pubsub.messages import RequestSuccess
 from runtree.pubsub.publisher import RTPublisher
-from runtree.session.strategies import worker_scope
+from runtree.runtime.strategies import worker_scope
 from tests.execution.nodes import (
     TENANT,
     AnnounceAndWait,

@@ -68,3 +68,21 @@ def test_a_flow_refuses_bad_definitions_at_once() -> None:
         rt.Flow("x", 42)  # type: ignore[call-overload]
     with pytest.raises(rt.ConfigurationError, match="timeout"):
         rt.Flow("x", pipeline, timeout=0)
+
+
+def test_rt_session_is_the_decorator_and_a_context_manager() -> None:
+    @rt.session
+    def job(x: int) -> int:
+        value: int = rt.call_sync(double, x)
+        return value
+
+    assert job(2)[0] == 4
+    with rt.session(name="ctx", store=None) as run:
+        assert rt.call_sync(double, 5) == 10
+    assert (run.name, run.status) == ("ctx", "closed")
+
+
+async def test_rt_session_as_an_async_context_manager() -> None:
+    async with rt.session(name="actx", store=None) as run:
+        assert await rt.call(double, 1) == 2
+    assert run.info.answer == 2

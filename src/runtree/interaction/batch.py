@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeVar, overload
 from runtree.context.central import current_session, parent_id
 from runtree.errors import ConfigurationError, NodeInvocationError
 from runtree.nodes.node import Node
-from runtree.session.session import Session
+from runtree.runtime.session import Session
 from runtree.state.state import RTState
 
 __all__ = ["call_batch"]

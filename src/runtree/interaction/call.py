@@ -5,7 +5,7 @@ Outside a session, a call opens a temporary session for itself
 Except in one case: while a script's ``with rt.Session()`` is open in the main thread,
 ``call_sync`` from a thread that is not part of it (a thread the script started, which does
 not inherit the session) raises :class:`~runtree.errors.ContextError` instead of running
-silently outside the journal (see :func:`runtree.session.session.open_session`).
+silently outside the journal (see :func:`runtree.runtime.session.open_session`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any, TypeVar, overload
 from runtree.context.central import current_session, parent_id
 from runtree.errors import ContextError
 from runtree.nodes.node import Node
-from runtree.session.session import Session, open_session
+from runtree.runtime.session import Session, open_session
 
 __all__ = ["call", "call_sync"]
 

@@ -1,7 +1,9 @@
 """Running a whole workflow as one call: the ``session`` decorator and ``Flow``.
 
 * ``@rt.session`` (or ``@rt.session(name=..., timeout=..., ...)``) opens a session around
-  each call of the decorated function, sync or async, and returns ``(result, session)``.
+  each call of the decorated function, sync or async, and returns ``(result, session)``;
+  ``with rt.session(...) as run:`` (or ``async with``) opens one session, like
+  ``rt.Session(...)``.
 * ``rt.Flow(name, entry_point, **options)`` packages an entry point with its session
   options; ``flow.invoke(*args)`` (blocking) and ``await flow.ainvoke(*args)`` run it as the
   root call of a fresh session and return its output.
@@ -16,9 +18,9 @@ from typing import Any, Generic, ParamSpec, TypeVar, overload
 from runtree._async import is_async_callable
 from runtree.errors import ConfigurationError
 from runtree.interaction.call import call, call_sync
-from runtree.session.session import Session
+from runtree.runtime.session import Session
 
-__all__ = ["Flow", "session"]
+__all__ = ["Flow", "SessionOptions", "session"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -31,9 +33,7 @@ def session(  # type: ignore[overload-overlap]
 @overload
 def session(func: Callable[P, T], /) -> Callable[P, tuple[T, Session]]: ...
 @overload
-def session(
-    func: None = None, /, **options: Any
-) -> Callable[[Callable[P, Any]], Callable[P, Any]]: ...
+def session(func: None = None, /, **options: Any) -> SessionOptions: ...
 
 
 def session(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
@@ -43,14 +43,50 @@ def session(func: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     session it ran in (its run tree, statistics and run id). ``options`` are
     :class:`Session` options (``name``, ``timeout``, ``context``, ``end_on_error``...). An
     async function gets ``async with Session(...)``, a sync one ``with Session(...)`` (so it
-    can use ``rt.call_sync``).
+    can use ``rt.call_sync``). ``rt.session(**options)`` is also a context manager:
+    ``with rt.session(timeout=30) as run:`` is ``with rt.Session(timeout=30) as run:``.
     """
     if func is None:
         Session(**options)  # check the options now, not at the first call
-        return functools.partial(_decorate, options=options)
+        return SessionOptions(options)
     if options:
         raise ConfigurationError("pass session options as @rt.session(...) keywords")
     return _decorate(func, options={})
+
+
+class SessionOptions:
+    """What ``rt.session(**options)`` returns: a decorator, and a context manager (sync or
+    async) that opens one :class:`Session` with the options."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        self._opened: list[Session] = []
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self, func: Callable[P, Coroutine[Any, Any, T]], /
+    ) -> Callable[P, Coroutine[Any, Any, tuple[T, Session]]]: ...
+    @overload
+    def __call__(self, func: Callable[P, T], /) -> Callable[P, tuple[T, Session]]: ...
+
+    def __call__(self, func: Callable[..., Any], /) -> Any:
+        return _decorate(func, options=self.options)
+
+    def __enter__(self) -> Session:
+        opened = Session(**self.options)
+        self._opened.append(opened)
+        return opened.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._opened.pop().__exit__(*exc)
+
+    async def __aenter__(self) -> Session:
+        opened = Session(**self.options)
+        self._opened.append(opened)
+        return await opened.__aenter__()
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self._opened.pop().__aexit__(*exc)
 
 
 def _decorate(func: Callable[..., Any], *, options: dict[str, Any]) -> Callable[..., Any]:

@@ -23,7 +23,7 @@ import pytest
 
 import runtree as rt
 from runtree.nodes import NodeBuilder
-from runtree.session.strategies import PluginStrategy, check_available
+from runtree.runtime.strategies import PluginStrategy, check_available
 from tests.execution.nodes import CheckJournal, Die, LockedError, PairError, Raise, Takes
 from tests.integrations.ray.nodes import DiesMidCall, FanOut, PidThenWait, Printer
 from tests.ray_cluster import ray_environment, ray_mark

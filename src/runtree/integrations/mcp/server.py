@@ -5,7 +5,7 @@ with ``rt.function_node``), a node class with ``tool_info()``, an agent. Each to
 request of the server's run, so it is journaled and shows in ``runtree show`` like any
 other; nested calls the node makes appear beneath it.
 
-The run is one :class:`~runtree.session.Session` for as long as the server serves (one
+The run is one :class:`~runtree.runtime.Session` for as long as the server serves (one
 server process for stdio; one HTTP server), journaled by default like any run. Pass
 ``session=`` a function that makes the session to choose its options, e.g.
 ``session=lambda: rt.Session(name="tools", store=None)`` for no journal.
@@ -41,7 +41,7 @@ from runtree.interaction.call import call
 from runtree.llm.tools import Tool
 from runtree.nodes.node import Node, ToolCallable
 from runtree.nodes.validation import resolve_node
-from runtree.session.session import Session
+from runtree.runtime.session import Session
 
 __all__ = ["MCPToolServer", "create_mcp_server"]
 

@@ -37,7 +37,7 @@ from runtree.execution.link import MessageLink, run_remote_task
 from runtree.execution.remote import DONE, REPLY, TaskContext
 from runtree.execution.wire import FrameBuffer, frame
 from runtree.integrations.ray.channel import DIGEST, MAGIC, NONCE, proof
-from runtree.session.strategies import worker_scope
+from runtree.runtime.strategies import worker_scope
 
 __all__ = ["GATE_OPTIONS", "Gate", "Route", "execute", "pack"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runtree.session.session import Session, SessionStatistics
+from runtree.runtime.session import Session, SessionStatistics
 from runtree.state.config import ExecutorConfig
 
 __all__ = ["ExecutorConfig", "Session", "SessionStatistics"]

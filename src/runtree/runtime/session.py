@@ -2,7 +2,7 @@
 
 Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...)`` around
 ``rt.call_sync`` in plain code (the session then owns a private event loop, driven by
-whichever thread waits for it: see :mod:`runtree.session.driver`). Options:
+whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
 
 * ``timeout``: seconds for the whole run; past it every running request is cancelled and
   the session raises :class:`~runtree.errors.SessionTimeoutError`. Work that cannot be
@@ -31,7 +31,7 @@ closer with :meth:`Session.on_close`; they are closed when the session closes.
 
 Ctrl-C while a session is open in the main thread ends the run: running requests are
 cancelled and recorded, one line says how to resume, and ``KeyboardInterrupt`` is raised
-(see :mod:`runtree.session.interrupt`).
+(see :mod:`runtree.runtime.interrupt`).
 """
 
 from __future__ import annotations
@@ -66,11 +66,11 @@ from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
-from runtree.session.closers import Closer, Closers
-from runtree.session.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
-from runtree.session.interrupt import InterruptGuard, resume_hint
-from runtree.session.run_log import RunLog
-from runtree.session.strategies import check_available, default_strategies
+from runtree.runtime.closers import Closer, Closers
+from runtree.runtime.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
+from runtree.runtime.interrupt import InterruptGuard, resume_hint
+from runtree.runtime.run_log import RunLog
+from runtree.runtime.strategies import check_available, default_strategies
 from runtree.state.config import (
     DEFAULT_MAX_CALL_DEPTH,
     config_defaults,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runtree.session.interrupt import InterruptGuard
+from runtree.runtime.interrupt import InterruptGuard
 from runtree.store import SqliteRunStore
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def _interrupt(journal: Path, style: str, kind: str) -> subprocess.CompletedProcess[str]:
     """Run the child until its node has started, send SIGINT, collect how it ended."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.session.interrupt_child", str(journal), style, kind],
+        [sys.executable, "-m", "tests.runtime.interrupt_child", str(journal), style, kind],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
         stdout=subprocess.PIPE,

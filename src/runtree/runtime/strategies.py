@@ -123,7 +123,7 @@ def _attributes(node: Node[Any]) -> dict[str, Any] | None:
 
 class WorkerSession:
     """What ``rt.call`` and friends find as the current session inside a worker: the parts
-    of :class:`~runtree.session.Session` they use (``state``, ``run_sync``, ``status``,
+    of :class:`~runtree.runtime.Session` they use (``state``, ``run_sync``, ``status``,
     ``on_close``; ``context``, the run's shared values: a copy whose changes go to the
     session; ``journal``, a stand-in for the session's when it has one)."""
 

@@ -1,4 +1,4 @@
-"""A program interrupted by the tests (SIGINT): ``python -m tests.session.interrupt_child
+"""A program interrupted by the tests (SIGINT): ``python -m tests.runtime.interrupt_child
 <journal> <sync|thread|mixed|async> <node mode>``. It prints ``STARTED`` once its node runs."""
 
 from __future__ import annotations
