@@ -145,14 +145,16 @@ class Flow(Generic[P, T]):
         """Run the flow once in a new session and return the entry point's output."""
         async with Session(name=self.name, **self.options) as opened:
             self.last_session = opened
-            result: T = await call(self.entry_point, *args, **kwargs)
+            entry: Any = self.entry_point  # a node class or a function: checked at run time
+            result: T = await call(entry, *args, **kwargs)
         return result
 
     def invoke(self, *args: P.args, **kwargs: P.kwargs) -> T:
         """Blocking form of :meth:`ainvoke` (for code without a running event loop)."""
         with Session(name=self.name, **self.options) as opened:
             self.last_session = opened
-            result: T = call_sync(self.entry_point, *args, **kwargs)
+            entry: Any = self.entry_point
+            result: T = call_sync(entry, *args, **kwargs)
         return result
 
     def __repr__(self) -> str:

@@ -11,8 +11,9 @@ whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
 * ``end_on_error``: the first failed request ends the run: ``FatalFailure`` is published,
   other running requests are cancelled, new calls raise ``RunEndedError`` and the session
   re-raises the failure on exit even if the body caught it.
-* ``broadcast_callback``: receives every ``rt.broadcast(item)`` item (sync or async callback,
-  delivered in order, isolated from the run).
+* ``broadcast_callback`` (or, by its newer name, ``stream_callback``): receives every
+  ``rt.broadcast(item)`` item (sync or async callback, delivered in order, isolated from the
+  run).
 * ``name``: a label for the run. ``execution_mode``: the default strategy (else
   ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
   strategies by mode name.
@@ -25,6 +26,14 @@ whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
   :class:`~runtree.store.StoreError` on exit.
 * ``max_call_depth``: how deep calls may nest (default 100) before a call raises
   :class:`~runtree.errors.CallDepthError`.
+
+The first argument is ``context``, the values the run context starts with; an
+:class:`~runtree.state.config.ExecutorConfig` there instead gives the options at once
+(keywords still win; see :mod:`runtree.runtime.options`).
+
+Inside the session, ``await rt.call(node, ...)`` (or ``rt.call_sync``) runs a node;
+``await session.run(node, ...)`` and ``session.run_sync(node, ...)`` run one as a root call
+and return :attr:`Session.info`.
 
 Resources that belong to the run (an MCP connection opened in it, for example) register a
 closer with :meth:`Session.on_close`; they are closed when the session closes.
@@ -40,6 +49,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import inspect
 import logging
 import os
 import threading
@@ -47,7 +57,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from runtree._threads import blocking
 from runtree.comm.registry import CommRegistry, current_registry
@@ -69,14 +79,10 @@ from runtree.pubsub.subscriber import stream_subscriber
 from runtree.runtime.closers import Closer, Closers
 from runtree.runtime.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
 from runtree.runtime.interrupt import InterruptGuard, resume_hint
+from runtree.runtime.options import session_options
 from runtree.runtime.run_log import RunLog
 from runtree.runtime.strategies import check_available, default_strategies
-from runtree.state.config import (
-    DEFAULT_MAX_CALL_DEPTH,
-    config_defaults,
-    default_execution_mode,
-    mode_source,
-)
+from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
 from runtree.state.state import RTState
 from runtree.store.errors import StoreError
@@ -146,12 +152,13 @@ class Session:
 
     def __init__(
         self,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | ExecutorConfig | None = None,
         *,
         name: str | None = None,
         timeout: float | None = None,
         end_on_error: bool | None = None,
         broadcast_callback: BroadcastCallback | None = None,
+        stream_callback: BroadcastCallback | None = None,
         logging_setting: str | None = None,
         log_file: str | os.PathLike[str] | None = None,
         save_state: bool | None = None,
@@ -161,25 +168,25 @@ class Session:
         store: StoreOption = DEFAULT_STORE,
         durability: str = "batch",
         resume: str | None = None,
-        max_call_depth: int = DEFAULT_MAX_CALL_DEPTH,
+        max_call_depth: int | None = None,
     ) -> None:
-        defaults, default_context = config_defaults()
-        explicit: dict[str, Any] = {
-            "timeout": timeout,
-            "end_on_error": end_on_error,
-            "broadcast_callback": broadcast_callback,
-            "logging_setting": logging_setting,
-            "log_file": log_file,
-            "save_state": save_state,
-            "prompt_injection": prompt_injection,
-        }
-        mode = execution_mode if execution_mode is not None else default_execution_mode()
-        self.config = dataclasses.replace(
-            defaults,
-            execution_mode=mode,
+        options = session_options(
+            context,
+            explicit={
+                "timeout": timeout,
+                "end_on_error": end_on_error,
+                "broadcast_callback": broadcast_callback,
+                "logging_setting": logging_setting,
+                "log_file": log_file,
+                "save_state": save_state,
+                "prompt_injection": prompt_injection,
+            },
+            execution_mode=execution_mode,
             max_call_depth=max_call_depth,
-            **{key: value for key, value in explicit.items() if value is not None},
+            stream_callback=stream_callback,
         )
+        self.config = options.config
+        mode = self.config.execution_mode
         if not self.config.save_state:
             if store is not DEFAULT_STORE and store is not None:
                 raise ConfigurationError(
@@ -192,13 +199,7 @@ class Session:
         self.name = name
         #: the run's shared values (``rt.context.get/put``): the ``set_config`` context,
         #: then ``context``
-        self.context = RunContext(default_context)
-        if context is not None:
-            if not isinstance(context, Mapping):
-                raise ConfigurationError(
-                    f"context must be a mapping of str keys to values, got {type(context).__name__}"
-                )
-            self.context.update(context)
+        self.context = RunContext(options.context)
         #: the run journal (``None`` with ``store=None``); it opens with the session
         self.journal: Journal | None = None
         if chosen_store is not None:
@@ -213,7 +214,7 @@ class Session:
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
-        source = "execution_mode" if execution_mode is not None else mode_source()
+        source = options.mode_source
         if mode not in self.coordinator.execution_modes:
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
@@ -265,6 +266,13 @@ class Session:
     def status(self) -> str:
         """``"unopened"``, ``"open"`` or ``"closed"``."""
         return self._status
+
+    @property
+    def session_id(self) -> str:
+        """The run's id (:attr:`run_id`), under the name railtracks code reads."""
+        return self.run_id
+
+    _identifier = session_id
 
     @property
     def interrupted(self) -> bool:
@@ -449,7 +457,7 @@ class Session:
 
     def _waiting_in(self, frame: FrameType | None) -> bool:
         """Whether ``frame`` (the main thread's) is inside this session's ``run_sync``."""
-        code = Session.run_sync.__code__
+        code = Session._run_coroutine.__code__
         while frame is not None:
             if frame.f_code is code and frame.f_locals.get("self") is self:
                 return True
@@ -586,13 +594,55 @@ class Session:
 
     # -- running from synchronous code -------------------------------------------------------
 
-    def run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` to completion for synchronous code (``rt.call_sync`` uses this).
+    async def run(self, node: Any, /, *args: Any, **kwargs: Any) -> ExecutionInfo:
+        """Run ``node(*args, **kwargs)`` as a root call of this open session and return
+        :attr:`info` (its answer is the node's output). The node's exceptions propagate."""
+        if self._status != "open":
+            raise SessionStateError(
+                f"session {self.name or self.run_id!r} is {self._status}; run() needs it open "
+                "(inside `with` or `async with`)"
+            )
+        await self._root_call(node, args, kwargs)
+        return self.info
 
-        Works in any thread that does not run an event loop: inside ``with Session()`` the
-        calling thread drives the session's private loop (or waits beside the thread that
-        does); with ``async with Session()`` the coroutine is sent to the session's loop.
+    async def _root_call(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call ``node`` as a root request, with this session as the current one."""
+        tokens = self._set_context()
+        try:
+            return await self.state.call_nodes(None, None, node, args, kwargs)
+        finally:
+            self._reset_context(tokens)
+
+    @overload
+    def run_sync(self, target: Coroutine[Any, Any, T], /) -> T: ...
+    @overload
+    def run_sync(
+        self, target: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> ExecutionInfo: ...
+
+    def run_sync(self, target: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Blocking form of :meth:`run` for code without a running event loop:
+        ``run_sync(node, *args, **kwargs)`` runs a root call and returns :attr:`info`.
+
+        ``run_sync(coroutine)`` runs the coroutine to completion and returns its result
+        (``rt.call_sync`` uses this). Works in any thread that does not run an event loop:
+        inside ``with Session()`` the calling thread drives the session's private loop (or
+        waits beside the thread that does); with ``async with Session()`` the coroutine is
+        sent to the session's loop.
         """
+        if not inspect.iscoroutine(target):
+            _refuse_running_loop()
+            self._run_coroutine(self._root_call(target, args, kwargs))
+            return self.info
+        if args or kwargs or asyncio._get_running_loop() is not None:
+            target.close()
+            _refuse_running_loop()
+            raise ConfigurationError(
+                "run_sync(coroutine) takes no other arguments; pass them to the coroutine function"
+            )
+        return self._run_coroutine(target)
+
+    def _run_coroutine(self, coroutine: Coroutine[Any, Any, T]) -> T:
         driver = self._driver
         if driver is None or self._status != "open" or self._interrupted or self._timed_out:
             return self._run_elsewhere(coroutine)
@@ -631,6 +681,14 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.name or self.run_id!r} {self._status}, {len(self.info)} requests>"
+
+
+def _refuse_running_loop() -> None:
+    if asyncio._get_running_loop() is not None:
+        raise ContextError(
+            "run_sync() cannot run inside a running event loop (it would wait for the loop "
+            "it blocks); use `await session.run(...)` or `await rt.call(...)` there"
+        )
 
 
 async def _expire_now(session: Session) -> None:

@@ -47,9 +47,10 @@ LOG_LEVELS: dict[str, int] = {
 }
 
 
-def default_execution_mode() -> str:
+def default_execution_mode(fallback: str | None = None) -> str:
     """``RT_EXECUTION_MODE`` or ``RUNTREE_EXECUTION_MODE`` if set (validated later against the
-    session's modes), else the mode given to :func:`set_config`, else ``"async"``."""
+    session's modes), else ``fallback`` if given, else the mode given to :func:`set_config`,
+    else ``"async"``."""
     chosen = {name: os.environ.get(name, "").strip() for name in MODE_VARIABLES}
     given = {name: value for name, value in chosen.items() if value}
     if len(set(given.values())) > 1:
@@ -60,15 +61,16 @@ def default_execution_mode() -> str:
         )
     if given:
         return next(iter(given.values()))
-    return _defaults.execution_mode
+    return _defaults.execution_mode if fallback is None else fallback
 
 
-def mode_source() -> str:
-    """Which setting chose :func:`default_execution_mode` (for error messages)."""
+def mode_source(fallback: str = "set_config(execution_mode=...)") -> str:
+    """Which setting chose :func:`default_execution_mode` (for error messages): an
+    environment variable, else ``fallback``."""
     for name in MODE_VARIABLES:
         if os.environ.get(name, "").strip():
             return name
-    return "set_config(execution_mode=...)"
+    return fallback
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
