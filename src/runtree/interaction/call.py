@@ -5,7 +5,7 @@ Outside a session, a call opens a temporary session for itself
 Except in one case: while a script's ``with rt.Session()`` is open in the main thread,
 ``call_sync`` from a thread that is not part of it (a thread the script started, which does
 not inherit the session) raises :class:`~runtree.errors.ContextError` instead of running
-silently outside the journal (see :func:`runtree.runtime.session.open_session`).
+silently outside the journal (see :func:`runtree.runtime.sync.open_session`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from runtree.context.central import current_session, parent_id
 from runtree.errors import ContextError
 from runtree.nodes.function import FunctionNode
 from runtree.nodes.node import Node
-from runtree.runtime.session import Session, open_session
+from runtree.runtime.session import Session
+from runtree.runtime.sync import open_session
 
 __all__ = ["call", "call_sync"]
 
