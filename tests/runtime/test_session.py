@@ -321,7 +321,7 @@ def test_run_sync_of_a_coroutine_takes_no_other_arguments() -> None:
 
 def test_the_session_id_is_the_run_id_and_read_only() -> None:
     session = rt.Session(store=None)
-    assert session.session_id == session._identifier == session.run_id
+    assert session.session_id == session.identifier == session._identifier == session.run_id
     assert rt.Session(store=None).session_id != session.session_id
     with pytest.raises(AttributeError):
         session.session_id = "other"  # type: ignore[misc]

@@ -90,6 +90,17 @@ def test_answers_and_insertion_requests_follow_the_root_calls_in_order() -> None
     assert info.insertion_requests == info.root_requests()
 
 
+def test_railtracks_names_of_a_requests_fields() -> None:
+    info = ExecutionInfo(run_id="r")
+    info.add_request(RequestRecord("a", None, "N", (1,), {"k": 2}, "async", 1.0))
+    child = info.add_request(RequestRecord("b", "a", "M", (), {}, "async", 1.0))
+    assert info.session_id == "r"
+    (root,) = info.insertion_requests
+    assert (root.identifier, root.source_id, root.sink_id) == ("a", None, "a")
+    assert root.input == ((1,), {"k": 2})
+    assert (child.identifier, child.source_id, child.sink_id) == ("b", "a", "b")
+
+
 def test_all_stamps_are_every_start_and_end_in_time_order() -> None:
     info = ExecutionInfo()
     root = info.add_request(_record("root", None))

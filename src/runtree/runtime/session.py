@@ -253,7 +253,7 @@ class Session:
         """The run's id (:attr:`run_id`), under the name railtracks code reads."""
         return self.run_id
 
-    _identifier = session_id
+    identifier = _identifier = session_id
 
     @property
     def interrupted(self) -> bool:

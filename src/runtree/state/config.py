@@ -82,7 +82,8 @@ class ExecutorConfig:
     * ``execution_mode``: the default mode for calls whose node does not pin one.
     * ``logging_setting``: show the run's log lines from this level up (``"DEBUG"``: every
       request; ``"INFO"``: failures and the end of the run; ``"NONE"`` or ``None``: nothing),
-      on standard error or in ``log_file``.
+      on standard error or in ``log_file``. A ``log_file`` without a ``logging_setting``
+      gets every line (``"DEBUG"``), as railtracks' log file does.
     * ``broadcast_callback``: receives every ``rt.broadcast`` item.
     * ``prompt_injection``: agents fill ``{key}`` placeholders in their prompts from the run
       context.
@@ -135,9 +136,10 @@ class ExecutorConfig:
 
     @property
     def log_level(self) -> int | None:
-        """The logging level ``logging_setting`` asks for (``None``: no run log)."""
+        """The logging level ``logging_setting`` asks for (``None``: no run log); with only
+        a ``log_file``, every line."""
         if self.logging_setting is None:
-            return None
+            return None if self.log_file is None else LOG_LEVELS["DEBUG"]
         level = LOG_LEVELS[self.logging_setting.upper()]
         return None if level > 50 else level
 

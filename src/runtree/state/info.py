@@ -97,6 +97,27 @@ class RequestRecord(Job):
         self.root = False
         self.finished = False
 
+    # railtracks' names for the same fields
+    @property
+    def identifier(self) -> str:
+        """``request_id``."""
+        return self.request_id
+
+    @property
+    def source_id(self) -> str | None:
+        """``parent_id``: the request that made this call (``None`` for a root call)."""
+        return self.parent_id
+
+    @property
+    def sink_id(self) -> str:
+        """The node that ran: in runtree a node has its request's id (``request_id``)."""
+        return self.request_id
+
+    @property
+    def input(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)``."""
+        return self.args, self.kwargs
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
         """A record from :meth:`to_dict` output (values stay in their JSON-safe form; an error
@@ -380,6 +401,11 @@ class ExecutionInfo:
             return self._forest()[0]
         records = self._records
         return [records[r] for r in self._roots if r in records]
+
+    @property
+    def session_id(self) -> str:
+        """``run_id``: the id of the session this is the tree of (railtracks' name)."""
+        return self.run_id
 
     @property
     def roots(self) -> list[str]:
