@@ -90,6 +90,13 @@ def test_update_context_is_a_copy_with_more_context() -> None:
         base.update_context([("bonus", 1)])  # type: ignore[arg-type]
 
 
+def test_equality_hash_follows_the_name_only() -> None:
+    flow = rt.Flow("Same", pipeline, timeout=5)
+    assert flow.equality_hash() == rt.Flow("Same", check, context={"bonus": 1}).equality_hash()
+    assert flow.equality_hash() != rt.Flow("Other", pipeline, timeout=5).equality_hash()
+    assert len(flow.equality_hash()) == 64  # hex sha256: the same in every process
+
+
 def test_a_flow_refuses_bad_definitions_at_once() -> None:
     with pytest.raises(rt.ConfigurationError, match="needs a name"):
         rt.Flow("", pipeline)

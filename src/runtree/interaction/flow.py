@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import hashlib
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
@@ -180,6 +181,11 @@ class Flow(Generic[P, T]):
             )
         context = {**(current or {}), **values}
         return Flow(self.name, self.entry_point, **{**self.options, "context": context})
+
+    def equality_hash(self) -> str:
+        """A stable id of this flow, for grouping its runs: the same for every ``Flow`` of this
+        name whatever its entry point and options, in every process."""
+        return hashlib.sha256(self.name.encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         target = getattr(self.entry_point, "__qualname__", self.entry_point)
