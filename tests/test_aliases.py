@@ -28,9 +28,11 @@ def test_exceptions_module_names_runtree_errors() -> None:
 
 def test_node_and_config_paths() -> None:
     from runtree.nodes.nodes import DebugDetails, LatencyDetails, Node, NodeState
+    from runtree.orchestration.flow import Flow
     from runtree.utils.config import ExecutorConfig
 
     assert Node is rt.Node and NodeState is rt.NodeState and ExecutorConfig is rt.ExecutorConfig
+    assert Flow is rt.Flow
     assert DebugDetails.__module__ == LatencyDetails.__module__ == "runtree.nodes.details"
 
 

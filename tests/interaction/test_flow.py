@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import runtree as rt
@@ -10,6 +12,12 @@ from runtree.interaction.flow import Flow, session
 
 async def double(x: int) -> int:
     return 2 * x
+
+
+async def check(x: int) -> int:
+    if x < 0:
+        raise ValueError("negative input")
+    return x
 
 
 async def pipeline(x: int) -> int:
@@ -59,6 +67,34 @@ async def test_a_flow_runs_in_async_code_too() -> None:
     flow = rt.Flow("Doubler", pipeline, store=None)
     assert await flow.ainvoke(2) == 8
     assert "Doubler" in repr(flow)
+
+
+async def test_invoke_where_an_event_loop_runs_waits_for_a_run_on_a_loop_of_its_own() -> None:
+    """A notebook cell (a running loop) can call the blocking form."""
+    flow = rt.Flow("Doubler", pipeline, context={"bonus": 1}, store=None)
+    assert flow.invoke(2) == 9
+    assert (
+        flow.last_session is not None and flow.last_session.loop is not asyncio.get_running_loop()
+    )
+    with pytest.raises(ValueError, match="negative"):
+        rt.Flow("Checker", check, store=None).invoke(-1)
+
+
+def test_update_context_is_a_copy_with_more_context() -> None:
+    base = rt.Flow("Bonus", pipeline, context={"bonus": 1, "other": 0}, store=None)
+    more = base.update_context({"bonus": 5})
+    assert (base.invoke(1), more.invoke(1)) == (5, 9)
+    assert more.options["context"] == {"bonus": 5, "other": 0} and more.name == base.name
+    assert rt.Flow("Plain", pipeline, store=None).update_context({"bonus": 2}).invoke(1) == 6
+    with pytest.raises(rt.ConfigurationError, match="update_context needs a mapping"):
+        base.update_context([("bonus", 1)])  # type: ignore[arg-type]
+
+
+def test_equality_hash_follows_the_name_only() -> None:
+    flow = rt.Flow("Same", pipeline, timeout=5)
+    assert flow.equality_hash() == rt.Flow("Same", check, context={"bonus": 1}).equality_hash()
+    assert flow.equality_hash() != rt.Flow("Other", pipeline, timeout=5).equality_hash()
+    assert len(flow.equality_hash()) == 64  # hex sha256: the same in every process
 
 
 def test_a_flow_refuses_bad_definitions_at_once() -> None:

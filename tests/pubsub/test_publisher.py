@@ -329,3 +329,34 @@ async def test_a_plain_job_has_no_attributes() -> None:
     await publisher.aclose()
     assert isinstance(response, RequestSuccess) and response.attributes is None
     assert isinstance(failure, RequestFailure) and failure.attributes is None
+
+
+async def test_subscribe_takes_the_name_second_and_unsubscribe_takes_it_too() -> None:
+    publisher = RTPublisher()
+    seen: list[object] = []
+    sub = publisher.subscribe(stream_subscriber(seen.append), "printer")
+    assert sub.name == "printer"
+    publisher.publish(_stream(1))
+    publisher.unsubscribe("printer")
+    publisher.publish(_stream(2))
+    await publisher.aclose()
+    sub._join(5.0)  # what it had buffered is still delivered
+    assert seen == [1] and sub.statistics().delivered == 1
+    assert publisher.statistics().subscribers == ()
+
+
+async def test_unsubscribe_by_name_needs_exactly_one_subscriber_of_that_name() -> None:
+    publisher = RTPublisher()
+
+    def callback(message: Message) -> None:
+        return None
+
+    publisher.subscribe(callback, "twin")
+    publisher.subscribe(callback, "twin")
+    with pytest.raises(rt.ConfigurationError, match="2 subscribers are named 'twin'"):
+        publisher.unsubscribe("twin")
+    with pytest.raises(rt.ConfigurationError, match="no subscriber named 'other'.*'twin'"):
+        publisher.unsubscribe("other")
+    with pytest.raises(rt.ConfigurationError, match="name must be a string.*topics="):
+        publisher.subscribe(callback, Streaming)  # type: ignore[arg-type]
+    await publisher.aclose()

@@ -55,3 +55,14 @@ async def test_to_standard_error_and_off_by_default(capsys: pytest.CaptureFixtur
     async with rt.Session(store=None, logging_setting="REGULAR"):
         await rt.call(ok, 1)
     assert "run succeeded" in capsys.readouterr().err
+
+
+async def test_a_log_file_alone_gets_every_line(tmp_path: Path) -> None:
+    log = tmp_path / "run.log"
+    async with rt.Session(store=None, log_file=log):
+        await rt.call(ok, 1)
+    assert "done in" in log.read_text()  # DEBUG lines too
+    quiet = tmp_path / "quiet.log"
+    async with rt.Session(store=None, log_file=quiet, logging_setting="NONE"):
+        await rt.call(ok, 1)
+    assert not quiet.exists()  # NONE still means nothing

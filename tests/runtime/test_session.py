@@ -2,12 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 
 import runtree as rt
 from runtree.pubsub.messages import FatalFailure
-from tests.support import Adder, Boom, Failing, FailOn, Forever
+from tests.support import Adder, Boom, Failing, FailOn, Forever, Parent
 
 
 async def test_timeout_cancels_running_requests_and_raises() -> None:
@@ -241,3 +242,86 @@ async def test_on_close_rejects_bad_input_and_closed_sessions() -> None:
             session.on_close("nope")  # type: ignore[arg-type]
     with pytest.raises(rt.SessionStateError, match="is closed"):
         session.on_close(lambda: None)
+
+
+# -- run / run_sync: a root call that returns the session's info -------------------------------
+
+
+def test_run_sync_of_a_node_returns_the_info_of_the_session() -> None:
+    def double(x: int) -> int:
+        return 2 * x
+
+    with rt.Session(store=None) as session:
+        info = session.run_sync(Parent, 10)
+        assert info is session.info and info.answer == [11, 12]
+        (root,) = info.root_requests()
+        assert root.node_name == "Parent" and len(info.children(root.request_id)) == 2
+        assert session.run_sync(double, 4).answer == 8  # a function is a node too
+        assert session.run_sync(rt.call(Adder, 1, 2)) == 3  # a coroutine: its result
+    assert info.answers == [[11, 12], 8, 3]
+
+
+async def test_run_is_a_root_call_even_inside_a_node() -> None:
+    class Outer(rt.Node[str]):
+        async def invoke(self) -> str:
+            opened = rt.context.get("session")
+            await opened.run(Adder, 1, 1)  # run() is a root call, not a child of Outer
+            return "outer"
+
+    async with rt.Session(store=None) as session:
+        session.context.put("session", session)
+        info = await session.run(Outer)
+        assert [r.node_name for r in info.root_requests()] == ["Outer", "Adder"]
+    with rt.Session(store=None) as session:  # `with` inside async code works the same
+        assert (await session.run(Adder, 2, 3)).answer == 5
+
+
+async def test_run_and_run_sync_let_the_nodes_exceptions_through() -> None:
+    async with rt.Session(store=None) as session:
+        with pytest.raises(Boom, match="async"):
+            await session.run(Failing, "async")
+    with rt.Session(store=None) as sync_session, pytest.raises(Boom, match="sync"):
+        await asyncio.to_thread(sync_session.run_sync, Failing, "sync")
+    assert [r.status for r in sync_session.info.root_requests()] == ["failed"]
+
+
+async def test_run_sync_from_a_thread_without_the_sessions_context_joins_the_session() -> None:
+    """A plain thread does not inherit the session: run_sync still makes its node (and the
+    calls the node makes) part of the session's tree."""
+    results: list[object] = []
+    async with rt.Session(store=None) as session:
+        thread = threading.Thread(target=lambda: results.append(session.run_sync(Parent, 1)))
+        thread.start()
+        await asyncio.to_thread(thread.join)
+    assert results == [session.info]
+    (root,) = session.info.root_requests()
+    assert [c.node_name for c in session.info.children(root.request_id)] == ["Adder", "Adder"]
+
+
+async def test_run_and_run_sync_refuse_where_they_cannot_work() -> None:
+    session = rt.Session(store=None)
+    with pytest.raises(rt.SessionStateError, match="unopened; run\\(\\) needs it open"):
+        await session.run(Adder, 1, 2)
+    with rt.Session(store=None) as opened:
+        with pytest.raises(rt.ContextError, match="cannot run inside a running event loop"):
+            opened.run_sync(Adder, 1, 2)
+        with pytest.raises(rt.ContextError, match="cannot run inside a running event loop"):
+            opened.run_sync(rt.call(Adder, 1, 2))  # closed, never awaited: no warning
+    with pytest.raises(rt.SessionStateError, match="is closed"):
+        await asyncio.to_thread(opened.run_sync, Adder, 1, 2)
+
+
+def test_run_sync_of_a_coroutine_takes_no_other_arguments() -> None:
+    with (
+        rt.Session(store=None) as session,
+        pytest.raises(rt.ConfigurationError, match="takes no other arguments"),
+    ):
+        session.run_sync(rt.call(Adder, 1, 2), 3)  # type: ignore[call-overload]
+
+
+def test_the_session_id_is_the_run_id_and_read_only() -> None:
+    session = rt.Session(store=None)
+    assert session.session_id == session.identifier == session._identifier == session.run_id
+    assert rt.Session(store=None).session_id != session.session_id
+    with pytest.raises(AttributeError):
+        session.session_id = "other"  # type: ignore[misc]

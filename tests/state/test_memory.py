@@ -145,3 +145,26 @@ async def test_a_session_of_many_calls_keeps_a_bounded_number_of_records(
         if type(obj) is RequestRecord and obj.request_id.startswith(prefix)
     )
     assert alive <= 1000 + 100
+
+
+async def test_answers_stamps_and_subtrees_read_evicted_requests_back(tmp_path: Path) -> None:
+    async def leaf(i: int) -> int:
+        return i
+
+    async def pair(i: int) -> list[int]:
+        return [await rt.call(leaf, i), await rt.call(leaf, -i)]
+
+    async with rt.Session(store=tmp_path / "j.db") as session:
+        session.info.max_finished = 2
+        for i in range(5):
+            await rt.call(pair, i)
+    info = session.info
+    assert info.statistics().evicted == 13
+    assert info.answers == [[i, -i] for i in range(5)]  # the old ones as the journal has them
+    assert len(info.all_stamps) == 30 and [s.step for s in info.all_stamps] == list(range(30))
+    first = info.insertion_requests[0]
+    sub = info.get_info(first.request_id)
+    assert sub.answer == [0, 0] and [r.args for r in sub.children(first.request_id)] == [
+        (0,),
+        (0,),
+    ]

@@ -5,29 +5,41 @@ Outside a session, a call opens a temporary session for itself
 Except in one case: while a script's ``with rt.Session()`` is open in the main thread,
 ``call_sync`` from a thread that is not part of it (a thread the script started, which does
 not inherit the session) raises :class:`~runtree.errors.ContextError` instead of running
-silently outside the journal (see :func:`runtree.runtime.session.open_session`).
+silently outside the journal (see :func:`runtree.runtime.sync.open_session`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar, overload
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, TypeVar, overload
 
 from runtree.context.central import current_session, parent_id
 from runtree.errors import ContextError
+from runtree.nodes.function import FunctionNode
 from runtree.nodes.node import Node
-from runtree.runtime.session import Session, open_session
+from runtree.runtime.session import Session
+from runtree.runtime.sync import open_session
 
 __all__ = ["call", "call_sync"]
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
 
+# Overloads, most specific first, so type checkers check the arguments against the node's
+# (ParamSpec) and know the output type: a function node, a node class, an async function,
+# any other function.
 @overload
-async def call(node: type[Node[T]], /, *args: Any, **kwargs: Any) -> T: ...
+async def call(node: type[FunctionNode[P, T]], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
 @overload
-async def call(node: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+async def call(node: Callable[P, Node[T]], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+@overload
+async def call(
+    node: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
+) -> T: ...
+@overload
+async def call(node: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
 
 
 async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
@@ -44,9 +56,15 @@ async def call(node: Any, /, *args: Any, **kwargs: Any) -> Any:
 
 
 @overload
-def call_sync(node: type[Node[T]], /, *args: Any, **kwargs: Any) -> T: ...
+def call_sync(node: type[FunctionNode[P, T]], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
 @overload
-def call_sync(node: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any: ...
+def call_sync(node: Callable[P, Node[T]], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
+@overload
+def call_sync(
+    node: Callable[P, Coroutine[Any, Any, T]], /, *args: P.args, **kwargs: P.kwargs
+) -> T: ...
+@overload
+def call_sync(node: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T: ...
 
 
 def call_sync(node: Any, /, *args: Any, **kwargs: Any) -> Any:

@@ -6,13 +6,17 @@
   ``rt.Session(...)``.
 * ``rt.Flow(name, entry_point, **options)`` packages an entry point with its session
   options; ``flow.invoke(*args)`` (blocking) and ``await flow.ainvoke(*args)`` run it as the
-  root call of a fresh session and return its output.
+  root call of a fresh session and return its output; ``flow.update_context(values)`` is a
+  copy whose runs start with more context.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import functools
-from collections.abc import Awaitable, Callable, Coroutine
+import hashlib
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from runtree._async import is_async_callable
@@ -145,15 +149,43 @@ class Flow(Generic[P, T]):
         """Run the flow once in a new session and return the entry point's output."""
         async with Session(name=self.name, **self.options) as opened:
             self.last_session = opened
-            result: T = await call(self.entry_point, *args, **kwargs)
+            entry: Any = self.entry_point  # a node class or a function: checked at run time
+            result: T = await call(entry, *args, **kwargs)
         return result
 
     def invoke(self, *args: P.args, **kwargs: P.kwargs) -> T:
-        """Blocking form of :meth:`ainvoke` (for code without a running event loop)."""
+        """Blocking form of :meth:`ainvoke`.
+
+        Called where an event loop runs in this thread (a notebook cell, async code), the run
+        gets a loop of its own in another thread and this thread waits for it, so the loop
+        that called stands still meanwhile: in async code, ``await flow.ainvoke(...)``."""
+        if asyncio._get_running_loop() is not None:
+            with concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="runtree-flow"
+            ) as aside:
+                return aside.submit(asyncio.run, self.ainvoke(*args, **kwargs)).result()
         with Session(name=self.name, **self.options) as opened:
             self.last_session = opened
-            result: T = call_sync(self.entry_point, *args, **kwargs)
+            entry: Any = self.entry_point
+            result: T = call_sync(entry, *args, **kwargs)
         return result
+
+    def update_context(self, values: Mapping[str, Any]) -> Flow[P, T]:
+        """A copy of this flow whose runs start with this flow's ``context`` updated with
+        ``values``; this flow is unchanged."""
+        current = self.options.get("context")
+        if not isinstance(values, Mapping) or not isinstance(current, (Mapping, type(None))):
+            raise ConfigurationError(
+                f"Flow {self.name!r}: update_context needs a mapping of str keys to values "
+                f"(and a flow whose context is one), got {values!r}"
+            )
+        context = {**(current or {}), **values}
+        return Flow(self.name, self.entry_point, **{**self.options, "context": context})
+
+    def equality_hash(self) -> str:
+        """A stable id of this flow, for grouping its runs: the same for every ``Flow`` of this
+        name whatever its entry point and options, in every process."""
+        return hashlib.sha256(self.name.encode("utf-8")).hexdigest()
 
     def __repr__(self) -> str:
         target = getattr(self.entry_point, "__qualname__", self.entry_point)

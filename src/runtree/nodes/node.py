@@ -16,8 +16,9 @@ import functools
 import inspect
 import os
 import traceback
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from time import perf_counter
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from runtree._async import is_async_callable
@@ -205,8 +206,9 @@ class Node(ToolCallable, Generic[T]):
     def uuid(self, value: str) -> None:
         self.__dict__["_uuid"] = value
 
-    async def invoke(self) -> T:
-        """Do the node's work. Subclasses must override this."""
+    def invoke(self) -> T | Awaitable[T]:
+        """Do the node's work. Subclasses must override this, with ``async def invoke`` or a
+        sync ``def invoke`` (run in a worker thread)."""
         raise NodeDefinitionError(
             f"{type(self).__qualname__} does not implement invoke(); define "
             "`async def invoke(self)` (or a sync `def invoke(self)`)"
@@ -234,7 +236,11 @@ class Node(ToolCallable, Generic[T]):
         token = current_node_id.set(self.__dict__.get("_uuid") or self.uuid)
         start = perf_counter()
         try:
-            result = await self.invoke()
+            pending = self.invoke()
+            if type(pending) is CoroutineType or inspect.isawaitable(pending):
+                result: T = await pending
+            else:  # an invoke set on the instance, not wrapped at class creation
+                result = pending
         except BaseException as exc:
             elapsed = perf_counter() - start
             current_node_id.reset(token)

@@ -254,22 +254,28 @@ class RTPublisher:
     def subscribe(
         self,
         callback: Callback,
+        name: str | None = None,
         *,
         topics: Iterable[type[Message]] | type[Message] | None = None,
-        name: str | None = None,
         max_buffer: int | None = None,
     ) -> Subscription:
         """Call ``callback(message)`` for every published message of the given types.
 
-        ``topics`` is a message class or an iterable of them (subclasses match); ``None``
-        means every message. The callback runs in order, in a thread of its own; an async
-        one (or one returning an awaitable) on :attr:`home_loop`, else on an event loop owned
-        by that thread.
+        ``name`` labels the subscriber (in statistics and logs; :meth:`unsubscribe` takes it
+        too); it defaults to the callback's name. ``topics`` is a message class or an
+        iterable of them (subclasses match); ``None`` means every message. The callback runs
+        in order, in a thread of its own; an async one (or one returning an awaitable) on
+        :attr:`home_loop`, else on an event loop owned by that thread.
         """
         if self._closed:
             raise SessionStateError("cannot subscribe to a closed publisher")
         if not callable(callback):
             raise ConfigurationError(f"subscriber must be callable, got {callback!r}")
+        if name is not None and not isinstance(name, str):
+            raise ConfigurationError(
+                f"subscribe(callback, name): name must be a string, got {name!r} "
+                "(message types go in topics=)"
+            )
         if isinstance(topics, type):
             topics = (topics,)
         topic_tuple = None if topics is None else tuple(topics)
@@ -288,8 +294,11 @@ class RTPublisher:
         self.listening = True
         return sub
 
-    def unsubscribe(self, subscription: Subscription) -> None:
-        """Stop delivering to ``subscription``; messages already buffered are still delivered."""
+    def unsubscribe(self, subscription: Subscription | str) -> None:
+        """Stop delivering to ``subscription`` (what :meth:`subscribe` returned, or its
+        name); messages already buffered are still delivered."""
+        if isinstance(subscription, str):
+            subscription = self._named(subscription)
         try:
             self._subscriptions.remove(subscription)
         except ValueError:
@@ -297,6 +306,20 @@ class RTPublisher:
         self._routes = {}
         self.listening = bool(self._subscriptions)
         subscription._request_stop()
+
+    def _named(self, name: str) -> Subscription:
+        found = [sub for sub in self._subscriptions if sub.name == name]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise ConfigurationError(
+                f"no subscriber named {name!r} here (subscribers: "
+                f"{sorted(sub.name for sub in self._subscriptions)})"
+            )
+        raise ConfigurationError(
+            f"{len(found)} subscribers are named {name!r}; pass the subscription subscribe() "
+            "returned"
+        )
 
     def wants(self, message_type: type[Message]) -> bool:
         """Whether any subscriber would receive a message of this type (cheap; cached)."""

@@ -27,7 +27,10 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
-__all__ = ["InterruptGuard", "resume_hint"]
+__all__ = ["INTERRUPTED", "InterruptGuard", "resume_hint"]
+
+#: how an interrupted run ended, for the journal
+INTERRUPTED = KeyboardInterrupt("interrupted (Ctrl-C)")
 
 
 class InterruptGuard:

@@ -2,7 +2,8 @@
 
 Use it as ``async with rt.Session(...)`` in async code, or ``with rt.Session(...)`` around
 ``rt.call_sync`` in plain code (the session then owns a private event loop, driven by
-whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
+whichever thread waits for it: see :mod:`runtree.runtime.sync` and
+:mod:`runtree.runtime.driver`). Options:
 
 * ``timeout``: seconds for the whole run; past it every running request is cancelled and
   the session raises :class:`~runtree.errors.SessionTimeoutError`. Work that cannot be
@@ -11,8 +12,9 @@ whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
 * ``end_on_error``: the first failed request ends the run: ``FatalFailure`` is published,
   other running requests are cancelled, new calls raise ``RunEndedError`` and the session
   re-raises the failure on exit even if the body caught it.
-* ``broadcast_callback``: receives every ``rt.broadcast(item)`` item (sync or async callback,
-  delivered in order, isolated from the run).
+* ``broadcast_callback`` (or, by its newer name, ``stream_callback``): receives every
+  ``rt.broadcast(item)`` item (sync or async callback, delivered in order, isolated from the
+  run).
 * ``name``: a label for the run. ``execution_mode``: the default strategy (else
   ``RT_EXECUTION_MODE``, else ``"async"``). ``execution_modes``: extra or replacement
   strategies by mode name.
@@ -25,6 +27,14 @@ whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
   :class:`~runtree.store.StoreError` on exit.
 * ``max_call_depth``: how deep calls may nest (default 100) before a call raises
   :class:`~runtree.errors.CallDepthError`.
+
+The first argument is ``context``, the values the run context starts with; an
+:class:`~runtree.state.config.ExecutorConfig` there instead gives the options at once
+(keywords still win; see :mod:`runtree.runtime.options`).
+
+Inside the session, ``await rt.call(node, ...)`` (or ``rt.call_sync``) runs a node;
+``await session.run(node, ...)`` and ``session.run_sync(node, ...)`` run one as a root call
+and return :attr:`Session.info`.
 
 Resources that belong to the run (an MCP connection opened in it, for example) register a
 closer with :meth:`Session.on_close`; they are closed when the session closes.
@@ -44,18 +54,15 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping
 from types import FrameType, TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
-from runtree._threads import blocking
 from runtree.comm.registry import CommRegistry, current_registry
 from runtree.context.central import current_session, parent_id
 from runtree.context.store import RunContext
 from runtree.errors import (
     ConfigurationError,
-    ContextError,
     RunEndedError,
     SessionStateError,
     SessionTimeoutError,
@@ -66,17 +73,14 @@ from runtree.nodes import settings as node_settings
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
+from runtree.runtime import sync
 from runtree.runtime.closers import Closer, Closers
-from runtree.runtime.driver import LoopDriver, cancel_all_tasks, cancel_all_tasks_and_wait
-from runtree.runtime.interrupt import InterruptGuard, resume_hint
+from runtree.runtime.driver import LoopDriver
+from runtree.runtime.interrupt import INTERRUPTED, InterruptGuard, resume_hint
+from runtree.runtime.options import session_options
 from runtree.runtime.run_log import RunLog
 from runtree.runtime.strategies import check_available, default_strategies
-from runtree.state.config import (
-    DEFAULT_MAX_CALL_DEPTH,
-    config_defaults,
-    default_execution_mode,
-    mode_source,
-)
+from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
 from runtree.state.state import RTState
 from runtree.store.errors import StoreError
@@ -88,35 +92,13 @@ from runtree.store.journal import (
     run_outcome,
 )
 
-__all__ = ["Session", "SessionStatistics", "open_session"]
+__all__ = ["Session", "SessionStatistics"]
 
 T = TypeVar("T")
 
 logger = logging.getLogger("runtree")
 
 BroadcastCallback = Callable[[Any], Awaitable[None] | None]
-
-#: the synchronous sessions (``with``) open in the main thread: a script's run, which threads
-#: it starts must not quietly leave (see :func:`open_session`)
-_open_sessions: weakref.WeakSet[Session] = weakref.WeakSet()
-_MAIN_THREAD = threading.main_thread().ident
-#: how an interrupted run ended, for the journal
-_INTERRUPTED = KeyboardInterrupt("interrupted (Ctrl-C)")
-
-
-def open_session() -> Session | None:
-    """The ``with rt.Session()`` block open in the main thread (a script's run), or ``None``.
-
-    A thread with no session of its own that calls ``rt.call_sync`` meanwhile was almost
-    surely started by that script and meant to be part of its run. Sessions opened elsewhere
-    (an ``async with`` on a server's loop, a session in a worker thread, the temporary
-    session of a call made outside any session) do not count: calls outside them are
-    independent and get a temporary session as usual."""
-    for session in list(_open_sessions):
-        if session._status == "open":
-            return session
-    return None
-
 
 #: the context a session sets while it is open (values: itself, its publisher, no parent,
 #: its communication registry)
@@ -146,12 +128,13 @@ class Session:
 
     def __init__(
         self,
-        context: Mapping[str, Any] | None = None,
+        context: Mapping[str, Any] | ExecutorConfig | None = None,
         *,
         name: str | None = None,
         timeout: float | None = None,
         end_on_error: bool | None = None,
         broadcast_callback: BroadcastCallback | None = None,
+        stream_callback: BroadcastCallback | None = None,
         logging_setting: str | None = None,
         log_file: str | os.PathLike[str] | None = None,
         save_state: bool | None = None,
@@ -161,25 +144,25 @@ class Session:
         store: StoreOption = DEFAULT_STORE,
         durability: str = "batch",
         resume: str | None = None,
-        max_call_depth: int = DEFAULT_MAX_CALL_DEPTH,
+        max_call_depth: int | None = None,
     ) -> None:
-        defaults, default_context = config_defaults()
-        explicit: dict[str, Any] = {
-            "timeout": timeout,
-            "end_on_error": end_on_error,
-            "broadcast_callback": broadcast_callback,
-            "logging_setting": logging_setting,
-            "log_file": log_file,
-            "save_state": save_state,
-            "prompt_injection": prompt_injection,
-        }
-        mode = execution_mode if execution_mode is not None else default_execution_mode()
-        self.config = dataclasses.replace(
-            defaults,
-            execution_mode=mode,
+        options = session_options(
+            context,
+            explicit={
+                "timeout": timeout,
+                "end_on_error": end_on_error,
+                "broadcast_callback": broadcast_callback,
+                "logging_setting": logging_setting,
+                "log_file": log_file,
+                "save_state": save_state,
+                "prompt_injection": prompt_injection,
+            },
+            execution_mode=execution_mode,
             max_call_depth=max_call_depth,
-            **{key: value for key, value in explicit.items() if value is not None},
+            stream_callback=stream_callback,
         )
+        self.config = options.config
+        mode = self.config.execution_mode
         if not self.config.save_state:
             if store is not DEFAULT_STORE and store is not None:
                 raise ConfigurationError(
@@ -192,13 +175,7 @@ class Session:
         self.name = name
         #: the run's shared values (``rt.context.get/put``): the ``set_config`` context,
         #: then ``context``
-        self.context = RunContext(default_context)
-        if context is not None:
-            if not isinstance(context, Mapping):
-                raise ConfigurationError(
-                    f"context must be a mapping of str keys to values, got {type(context).__name__}"
-                )
-            self.context.update(context)
+        self.context = RunContext(options.context)
         #: the run journal (``None`` with ``store=None``); it opens with the session
         self.journal: Journal | None = None
         if chosen_store is not None:
@@ -213,7 +190,7 @@ class Session:
         self.coordinator = Coordinator(
             execution_modes={**default_strategies(), **(execution_modes or {})}
         )
-        source = "execution_mode" if execution_mode is not None else mode_source()
+        source = options.mode_source
         if mode not in self.coordinator.execution_modes:
             raise ConfigurationError(
                 f"{source} is {mode!r}; choose one of {sorted(self.coordinator.execution_modes)}"
@@ -267,6 +244,18 @@ class Session:
         return self._status
 
     @property
+    def label(self) -> str:
+        """How messages name the run: its name, else its id."""
+        return self.name or self.run_id
+
+    @property
+    def session_id(self) -> str:
+        """The run's id (:attr:`run_id`), under the name railtracks code reads."""
+        return self.run_id
+
+    identifier = _identifier = session_id
+
+    @property
     def interrupted(self) -> bool:
         """Whether Ctrl-C ended this run (the session then printed how to resume it)."""
         return self._ended_by_interrupt
@@ -296,14 +285,13 @@ class Session:
         if not callable(closer):
             raise ConfigurationError(f"on_close needs a callable, got {closer!r}")
         if self._status == "closed":
-            raise SessionStateError(f"session {self.name or self.run_id!r} is closed")
+            raise SessionStateError(f"session {self.label!r} is closed")
         self._closers.add(closer)
 
     def _open(self) -> None:
         if self._status != "unopened":
             raise SessionStateError(
-                f"session {self.name or self.run_id!r} is {self._status}; "
-                "a Session can be entered only once"
+                f"session {self.label!r} is {self._status}; a Session can be entered only once"
             )
         if self.journal is not None:
             self.journal.open(self.publisher)
@@ -337,7 +325,7 @@ class Session:
         """
         if self._status != "open":
             raise SessionStateError(
-                f"session {self.name or self.run_id!r} is {self._status}; attach() needs it open"
+                f"session {self.label!r} is {self._status}; attach() needs it open"
             )
         tokens = self._set_context()
         try:
@@ -350,7 +338,7 @@ class Session:
         before the publisher closes."""
         self._disarm_timeout()
         self._status = "closed"
-        _open_sessions.discard(self)
+        sync.forget(self)
         self._reset_context(self._tokens)
         if len(self.communication):
             self.communication.publish_statistics(self.publisher)
@@ -360,11 +348,6 @@ class Session:
         self._warn_left(await self.state.settle(self.settle_timeout, interrupted=interrupted))
         await self.publisher.aclose()
 
-    def _wind_down_now(self, *, interrupted: bool) -> None:
-        """:meth:`_wind_down` for ``with`` on a running loop (this thread runs it: wait here)."""
-        self._warn_left(self.state.settle_now(self.settle_timeout, interrupted=interrupted))
-        self.publisher.close()
-
     def _warn_left(self, left: list[RequestRecord]) -> None:
         for record in left:
             logger.warning(
@@ -372,7 +355,7 @@ class Session:
                 "cannot be interrupted, so its outcome is not recorded",
                 record.request_id,
                 record.node_name,
-                self.name or self.run_id,
+                self.label,
             )
 
     def _close_journal(self, exc: BaseException | None) -> StoreError | None:
@@ -416,7 +399,7 @@ class Session:
             return
         self._timed_out = True
         error = SessionTimeoutError(
-            f"session {self.name or self.run_id!r} exceeded its timeout of {self.config.timeout}s"
+            f"session {self.label!r} exceeded its timeout of {self.config.timeout}s"
         )
         self.state.end_run(error)
         if self._owner is not None and not self._owner.done():
@@ -435,42 +418,19 @@ class Session:
         if self._owner is not None and not self._owner.done():
             self._owner.cancel()
 
-    def _interrupt_sync(self, frame: FrameType | None) -> bool:
-        """First Ctrl-C in a sync session: if the main thread waits in ``call_sync`` (seen
-        from the frame the signal interrupted), cancel every call (the waiting call then
-        raises ``KeyboardInterrupt``); otherwise let the previous handler raise
-        ``KeyboardInterrupt`` where the program is."""
-        driver = self._driver
-        if self._status != "open" or driver is None or not self._waiting_in(frame):
-            return False
-        self._interrupted = True
-        driver.call_soon(cancel_all_tasks)
-        return True
-
-    def _waiting_in(self, frame: FrameType | None) -> bool:
-        """Whether ``frame`` (the main thread's) is inside this session's ``run_sync``."""
-        code = Session.run_sync.__code__
-        while frame is not None:
-            if frame.f_code is code and frame.f_locals.get("self") is self:
-                return True
-            frame = frame.f_back
-        return False
-
     def _translate(self, exc_type: type[BaseException] | None, exc: BaseException | None) -> None:
         """Raise the error that explains how the run ended, if the body's exit hides it."""
         owner = self._owner
         cancelled = exc_type is not None and issubclass(exc_type, asyncio.CancelledError)
         if self._interrupted and (cancelled or exc is None):
-            if self._driver is None or threading.get_ident() == _MAIN_THREAD:
+            if self._driver is None or threading.get_ident() == sync.MAIN_THREAD:
                 raise KeyboardInterrupt
-            raise RunEndedError(
-                f"session {self.name or self.run_id!r} was interrupted (Ctrl-C)"
-            ) from None
+            raise RunEndedError(f"session {self.label!r} was interrupted (Ctrl-C)") from None
         if self._timed_out and (cancelled or exc is None or isinstance(exc, SessionTimeoutError)):
             if cancelled and owner is not None and hasattr(owner, "uncancel"):
                 owner.uncancel()
             raise SessionTimeoutError(
-                f"session {self.name or self.run_id!r} exceeded its timeout of "
+                f"session {self.label!r} exceeded its timeout of "
                 f"{self.config.timeout}s; running requests were cancelled"
             ) from None
         ended_by = self.state.ended_by
@@ -485,7 +445,7 @@ class Session:
             raise ended_by
         if cancelled and self._driver is not None and self._status == "closed":
             raise SessionStateError(
-                f"session {self.name or self.run_id!r} closed while this call was running"
+                f"session {self.label!r} closed while this call was running"
             ) from None
 
     # -- async with ----------------------------------------------------------------------------
@@ -514,7 +474,7 @@ class Session:
                     await self._closers.run()
                 await self._wind_down(interrupted=interrupted)
             finally:
-                lost = self._close_journal(_INTERRUPTED if self._interrupted else exc)
+                lost = self._close_journal(INTERRUPTED if self._interrupted else exc)
         finally:
             if self._guard is not None:
                 self._guard.uninstall()
@@ -523,26 +483,10 @@ class Session:
         self._translate(exc_type, exc)
         self._report_lost(lost, exc)
 
-    # -- with (synchronous code) -------------------------------------------------------------
+    # -- with (synchronous code: see runtree.runtime.sync) -------------------------------------
 
     def __enter__(self) -> Session:
-        loop = asyncio._get_running_loop()
-        if loop is not None:  # `with` inside async code: the run lives on that loop
-            self._open()
-            self.state.loop = loop  # async callbacks: on their threads' loops, awaited at exit
-            self._owner = asyncio.current_task()
-            self._arm_timeout(loop)
-            self._guard = InterruptGuard(self._interrupt_async).install(loop)
-            return self
-        self._open()
-        driver = LoopDriver()  # after _open: a session that cannot open leaves no loop behind
-        if not self.temporary and threading.get_ident() == _MAIN_THREAD:
-            _open_sessions.add(self)  # a script's session: see open_session()
-        self._driver = driver
-        self.state.loop = driver.loop
-        self._arm_timeout(driver.loop)
-        self._guard = InterruptGuard(self._interrupt_sync).install(driver.loop)
-        return self
+        return sync.enter_sync(self)
 
     def __exit__(
         self,
@@ -552,86 +496,47 @@ class Session:
     ) -> None:
         """Finish the run before returning: everything is delivered and written, also when
         the ``with`` block sits inside async code."""
-        driver = self._driver
-        self._begin_close()
-        interrupted = self._interrupted or isinstance(exc, KeyboardInterrupt)
-        lost: StoreError | None = None
-        try:
-            try:
-                if driver is None:
-                    if self._closers:
-                        self._closers.run_now()
-                    self._wind_down_now(interrupted=interrupted)
-                else:
-                    driver.run(self._close_private(interrupted=interrupted))
-            finally:
-                lost = self._close_journal(_INTERRUPTED if self._interrupted else exc)
-        finally:
-            if self._guard is not None:
-                self._guard.uninstall()
-            if driver is not None:
-                driver.close()
-        if interrupted:
-            self._end_interrupted()
-        self._translate(exc_type, exc)
-        self._report_lost(lost, exc)
-
-    async def _close_private(self, *, interrupted: bool) -> None:
-        """On the private loop: cancel calls other threads still wait for, run the closers,
-        then wind down."""
-        await cancel_all_tasks_and_wait(self.settle_timeout)
-        if self._closers:
-            await self._closers.run()
-        await self._wind_down(interrupted=interrupted)
+        sync.exit_sync(self, exc_type, exc)
 
     # -- running from synchronous code -------------------------------------------------------
 
-    def run_sync(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run ``coroutine`` to completion for synchronous code (``rt.call_sync`` uses this).
-
-        Works in any thread that does not run an event loop: inside ``with Session()`` the
-        calling thread drives the session's private loop (or waits beside the thread that
-        does); with ``async with Session()`` the coroutine is sent to the session's loop.
-        """
-        driver = self._driver
-        if driver is None or self._status != "open" or self._interrupted or self._timed_out:
-            return self._run_elsewhere(coroutine)
-        if self._deadline is not None and time.monotonic() >= self._deadline:
-            coroutine.close()
-            driver.run(_expire_now(self))  # the timer may not have run yet: expire now
-            self._translate(None, None)
-        try:
-            result = driver.run(coroutine)
-        except BaseException as exc:
-            if self._interrupted and threading.get_ident() == _MAIN_THREAD:
-                raise KeyboardInterrupt from None
-            if isinstance(exc, asyncio.CancelledError):
-                self._translate(asyncio.CancelledError, exc)
-            raise
-        if self._interrupted and threading.get_ident() == _MAIN_THREAD:
-            raise KeyboardInterrupt  # the call ended anyway; the program stops here
-        return result
-
-    def _run_elsewhere(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """``run_sync`` of an async session (the loop runs in another thread), or of a
-        session that is not open or whose run has ended."""
+    async def run(self, node: Any, /, *args: Any, **kwargs: Any) -> ExecutionInfo:
+        """Run ``node(*args, **kwargs)`` as a root call of this open session and return
+        :attr:`info` (its answer is the node's output). The node's exceptions propagate."""
         if self._status != "open":
-            coroutine.close()
-            raise SessionStateError(f"session {self.name or self.run_id!r} is {self._status}")
-        if self._interrupted or self._timed_out:
-            coroutine.close()
-            self._translate(None, None)
-        loop = self.state.loop
-        if loop is None or not loop.is_running():
-            coroutine.close()
-            raise ContextError("this session's event loop is not running; use `await rt.call(...)`")
-        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
-        with blocking():  # a worker thread waiting here frees its place in its pool
-            return future.result()
+            raise SessionStateError(
+                f"session {self.label!r} is {self._status}; run() needs it open "
+                "(inside `with` or `async with`)"
+            )
+        await self._root_call(node, args, kwargs)
+        return self.info
+
+    async def _root_call(self, node: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call ``node`` as a root request, with this session as the current one."""
+        tokens = self._set_context()
+        try:
+            return await self.state.call_nodes(None, None, node, args, kwargs)
+        finally:
+            self._reset_context(tokens)
+
+    @overload
+    def run_sync(self, target: Coroutine[Any, Any, T], /) -> T: ...
+    @overload
+    def run_sync(
+        self, target: Callable[..., Any], /, *args: Any, **kwargs: Any
+    ) -> ExecutionInfo: ...
+
+    def run_sync(self, target: Any, /, *args: Any, **kwargs: Any) -> Any:
+        """Blocking form of :meth:`run` for code without a running event loop:
+        ``run_sync(node, *args, **kwargs)`` runs a root call and returns :attr:`info`.
+
+        ``run_sync(coroutine)`` runs the coroutine to completion and returns its result
+        (``rt.call_sync`` uses this). Works in any thread that does not run an event loop:
+        inside ``with Session()`` the calling thread drives the session's private loop (or
+        waits beside the thread that does); with ``async with Session()`` the coroutine is
+        sent to the session's loop.
+        """
+        return sync.run_sync(self, target, args, kwargs)
 
     def __repr__(self) -> str:
-        return f"<Session {self.name or self.run_id!r} {self._status}, {len(self.info)} requests>"
-
-
-async def _expire_now(session: Session) -> None:
-    session._expire()
+        return f"<Session {self.label!r} {self._status}, {len(self.info)} requests>"

@@ -47,9 +47,10 @@ LOG_LEVELS: dict[str, int] = {
 }
 
 
-def default_execution_mode() -> str:
+def default_execution_mode(fallback: str | None = None) -> str:
     """``RT_EXECUTION_MODE`` or ``RUNTREE_EXECUTION_MODE`` if set (validated later against the
-    session's modes), else the mode given to :func:`set_config`, else ``"async"``."""
+    session's modes), else ``fallback`` if given, else the mode given to :func:`set_config`,
+    else ``"async"``."""
     chosen = {name: os.environ.get(name, "").strip() for name in MODE_VARIABLES}
     given = {name: value for name, value in chosen.items() if value}
     if len(set(given.values())) > 1:
@@ -60,15 +61,16 @@ def default_execution_mode() -> str:
         )
     if given:
         return next(iter(given.values()))
-    return _defaults.execution_mode
+    return _defaults.execution_mode if fallback is None else fallback
 
 
-def mode_source() -> str:
-    """Which setting chose :func:`default_execution_mode` (for error messages)."""
+def mode_source(fallback: str = "set_config(execution_mode=...)") -> str:
+    """Which setting chose :func:`default_execution_mode` (for error messages): an
+    environment variable, else ``fallback``."""
     for name in MODE_VARIABLES:
         if os.environ.get(name, "").strip():
             return name
-    return "set_config(execution_mode=...)"
+    return fallback
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,7 +82,8 @@ class ExecutorConfig:
     * ``execution_mode``: the default mode for calls whose node does not pin one.
     * ``logging_setting``: show the run's log lines from this level up (``"DEBUG"``: every
       request; ``"INFO"``: failures and the end of the run; ``"NONE"`` or ``None``: nothing),
-      on standard error or in ``log_file``.
+      on standard error or in ``log_file``. A ``log_file`` without a ``logging_setting``
+      gets every line (``"DEBUG"``), as railtracks' log file does.
     * ``broadcast_callback``: receives every ``rt.broadcast`` item.
     * ``prompt_injection``: agents fill ``{key}`` placeholders in their prompts from the run
       context.
@@ -133,9 +136,10 @@ class ExecutorConfig:
 
     @property
     def log_level(self) -> int | None:
-        """The logging level ``logging_setting`` asks for (``None``: no run log)."""
+        """The logging level ``logging_setting`` asks for (``None``: no run log); with only
+        a ``log_file``, every line."""
         if self.logging_setting is None:
-            return None
+            return None if self.log_file is None else LOG_LEVELS["DEBUG"]
         level = LOG_LEVELS[self.logging_setting.upper()]
         return None if level > 50 else level
 

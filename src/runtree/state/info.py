@@ -2,8 +2,11 @@
 
 Every call becomes a :class:`RequestRecord` (parent, children, inputs, output or error,
 status, timings, execution mode). Root requests are the calls made outside any node.
-``answer`` is the output of the last root request that succeeded. ``to_dict()`` /
-``to_json()`` export everything as JSON-safe data (see :func:`runtree._json.to_jsonable`).
+``answer`` is the output of the last root request that succeeded, ``answers`` the output of
+each root request in call order. ``all_stamps`` lists when each request started and ended,
+in time order; ``get_info(request_id)`` is one request's subtree as an ``ExecutionInfo`` of
+its own. ``to_dict()`` / ``to_json()`` export everything as JSON-safe data (see
+:func:`runtree._json.to_jsonable`).
 
 Memory is bounded by what is running, not by what finished: the records of running
 requests and of the last ``max_finished`` finished ones (10,000 by default) are kept as
@@ -33,6 +36,7 @@ __all__ = [
     "RequestArchive",
     "RequestRecord",
     "STATUSES",
+    "Stamp",
     "error_type_name",
 ]
 
@@ -93,6 +97,27 @@ class RequestRecord(Job):
         self.root = False
         self.finished = False
 
+    # railtracks' names for the same fields
+    @property
+    def identifier(self) -> str:
+        """``request_id``."""
+        return self.request_id
+
+    @property
+    def source_id(self) -> str | None:
+        """``parent_id``: the request that made this call (``None`` for a root call)."""
+        return self.parent_id
+
+    @property
+    def sink_id(self) -> str:
+        """The node that ran: in runtree a node has its request's id (``request_id``)."""
+        return self.request_id
+
+    @property
+    def input(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """``(args, kwargs)``."""
+        return self.args, self.kwargs
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RequestRecord:
         """A record from :meth:`to_dict` output (values stay in their JSON-safe form; an error
@@ -146,6 +171,40 @@ def error_type_name(error: BaseException) -> str:
     return type(error).__name__
 
 
+def _detached(record: RequestRecord) -> RequestRecord:
+    """A copy of ``record`` with no place in any tree yet (no children, not a root)."""
+    copy = RequestRecord(
+        record.request_id,
+        record.parent_id,
+        record.node_name,
+        record.args,
+        record.kwargs,
+        record.mode,
+        record.start_time,
+    )
+    copy.status = record.status
+    copy.end_time = record.end_time
+    copy.output = record.output
+    copy.error = record.error
+    copy.attributes = record.attributes
+    return copy
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class Stamp:
+    """A moment of a run: request ``identifier`` (its request id) started or ended.
+
+    ``step`` is the stamp's place in the run's time order (0, 1, 2...); ``event`` is
+    ``"start"`` or ``"end"``.
+    """
+
+    time: float
+    step: int
+    identifier: str
+    event: str
+    node_name: str
+
+
 @runtime_checkable
 class RequestArchive(Protocol):
     """Where a run's finished requests can be read back once they left memory (the run
@@ -195,6 +254,10 @@ class _Requests(Mapping[str, RequestRecord]):
 
     def __repr__(self) -> str:
         return f"<requests of run {self._info.run_id!r}: {len(self)}>"
+
+
+def _moment_order(moment: tuple[float, int, int, RequestRecord]) -> tuple[float, int, int]:
+    return moment[0], moment[1], moment[2]
 
 
 class ExecutionInfo:
@@ -331,10 +394,23 @@ class ExecutionInfo:
                 record.children = [kid.request_id for kid in found]
         return roots, children
 
+    def _root_records(self) -> list[RequestRecord]:
+        """The root requests in call order (without building the whole forest when every
+        record is in memory)."""
+        if self._archived():
+            return self._forest()[0]
+        records = self._records
+        return [records[r] for r in self._roots if r in records]
+
+    @property
+    def session_id(self) -> str:
+        """``run_id``: the id of the session this is the tree of (railtracks' name)."""
+        return self.run_id
+
     @property
     def roots(self) -> list[str]:
         """The ids of the root requests, in call order."""
-        return [record.request_id for record in self._forest()[0]]
+        return [record.request_id for record in self._root_records()]
 
     @property
     def answer(self) -> Any:
@@ -344,6 +420,61 @@ class ExecutionInfo:
     @property
     def has_answer(self) -> bool:
         return self._has_answer
+
+    @property
+    def answers(self) -> list[Any]:
+        """The output of each root request, in call order (``None`` for one that failed, was
+        cancelled or is still running)."""
+        return [
+            record.output if record.status == "succeeded" else None
+            for record in self._root_records()
+        ]
+
+    @property
+    def insertion_requests(self) -> list[RequestRecord]:
+        """The root requests, in call order (railtracks' name for :meth:`root_requests`)."""
+        return self._root_records()
+
+    @property
+    def all_stamps(self) -> list[Stamp]:
+        """When each request started, and ended if it did, in time order: two stamps per
+        finished request, one per running one; ``step`` numbers them from 0."""
+        moments: list[tuple[float, int, int, RequestRecord]] = []
+        for index, record in enumerate(self._all()):
+            moments.append((record.start_time, index, 0, record))
+            if record.end_time is not None:
+                moments.append((record.end_time, index, 1, record))
+        moments.sort(key=_moment_order)
+        return [
+            Stamp(
+                time=moment,
+                step=step,
+                identifier=record.request_id,
+                event="end" if ended else "start",
+                node_name=record.node_name,
+            )
+            for step, (moment, _, ended, record) in enumerate(moments)
+        ]
+
+    def get_info(self, request_id: str) -> ExecutionInfo:
+        """Request ``request_id`` and every request under it, as an :class:`ExecutionInfo`
+        of its own (a snapshot: copies of the records, with that request as the only root
+        and its output as the answer). ``KeyError`` if the run has no such request."""
+        top = self.get(request_id)
+        children = self._forest()[1]
+        ordered: list[RequestRecord] = []
+        stack = [top]
+        while stack:
+            record = stack.pop()
+            ordered.append(record)
+            stack.extend(reversed(children.get(record.request_id, ())))
+        sub = ExecutionInfo(run_id=self.run_id, name=self.name, max_finished=len(ordered))
+        for record in ordered:
+            sub.add_request(_detached(record))
+        if top.status == "succeeded":
+            sub._answer = top.output
+            sub._has_answer = True
+        return sub
 
     def get(self, request_id: str) -> RequestRecord:
         """The request ``request_id`` (``KeyError`` if the run has none, or it left memory
@@ -366,7 +497,8 @@ class ExecutionInfo:
         return self._forest()[1].get(request_id, [])
 
     def root_requests(self) -> list[RequestRecord]:
-        return self._forest()[0]
+        """The root requests (the calls made outside any node), in call order."""
+        return self._root_records()
 
     def walk(self) -> Iterator[tuple[int, RequestRecord]]:
         """Depth-first ``(depth, record)`` over the forest, in call order."""

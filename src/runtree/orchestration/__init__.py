@@ -1,0 +1,1 @@
+"""Import paths railtracks code uses (``runtree.orchestration.flow``); aliases only."""
