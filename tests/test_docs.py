@@ -3,6 +3,9 @@
 A block followed by an ```output block (with at most prose between them) must print exactly
 that, but for durations (``1.81 ms``) and run ids (``2ade779e-3``), which differ every run.
 
+A block must not warn (an unmatched graph action, a coroutine never awaited, an unclosed
+file or socket: ``ResourceWarning`` is shown too).
+
 A block that needs a package only an extra brings is skipped where that package is not
 installed (the Python versions CI runs without the dev extra): only when the block failed
 for exactly that reason and the package is one of :data:`OPTIONAL`, and the skip says which
@@ -26,6 +29,7 @@ from tests.ray_cluster import ray_environment
 ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"^```(python|output)\n(.*?)^```", re.DOTALL | re.MULTILINE)
 MISSING_MODULE = re.compile(r"ModuleNotFoundError: No module named '([\w.]+)'")
+WARNING_LINE = re.compile(r"^.+:\d+: \w*Warning: ", re.MULTILINE)  # warnings.showwarning's
 
 #: modules a block may need that plain `pip install runtree` does not bring, and how to get
 #: them (the longest matching name wins: opentelemetry.sdk before opentelemetry)
@@ -107,7 +111,7 @@ def test_code_block_runs(block: Block, tmp_path: Path, request: pytest.FixtureRe
     if _uses_ray(block.code):  # it joins the test session's cluster (skipped without the extra)
         env.update(ray_environment(request.getfixturevalue("ray_cluster")))
     result = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, "-W", "always::ResourceWarning", str(script)],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -120,6 +124,8 @@ def test_code_block_runs(block: Block, tmp_path: Path, request: pytest.FixtureRe
         f"{block.document} block {block.index} failed:\n{block.code}\n"
         f"--- stderr ---\n{result.stderr}"
     )
+    warned = WARNING_LINE.findall(result.stderr)
+    assert not warned, f"{block.document} block {block.index} warned:\n{result.stderr}"
     if block.output is not None:
         assert normalised(result.stdout) == normalised(block.output), (
             f"{block.document} block {block.index} printed:\n{result.stdout}"
@@ -154,3 +160,12 @@ def test_durations_and_run_ids_do_not_count() -> None:
         "Total [succeeded] 11.60 ms (29784bfe-1)"
     )
     assert normalised("a (2ade779e-1)") != normalised("a (2ade779e-2)")
+
+
+def test_warnings_are_recognised_in_stderr() -> None:
+    stderr = (
+        "/x/graph.py:350: UnmatchedActionWarning: Graph ends\n  await x\n"
+        "/tmp/block_0.py:3: ResourceWarning: unclosed file <_io.TextIOWrapper name='a'>\n"
+    )
+    assert len(WARNING_LINE.findall(stderr)) == 2
+    assert not WARNING_LINE.findall("runtree: interrupted (run 1234); resume it: ...\n")
