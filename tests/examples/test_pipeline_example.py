@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from examples import pipeline
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.examples import ROOT, run_example
 
 
 def test_thread_and_process_mode_agree() -> None:
@@ -27,18 +23,9 @@ def test_thread_and_process_mode_agree() -> None:
 
 
 def test_the_script_runs_both_modes(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
     script = ROOT / "examples" / "pipeline.py"  # as a script: its nodes travel by value
-    result = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    assert result.stdout.splitlines() == [
+    out = run_example(str(script), home=tmp_path / "home", cwd=tmp_path)
+    assert out.splitlines() == [
         "thread mode: 4 orders, 7.40 EUR",
         "  priced in: a worker thread of this process",
         "process mode: 4 orders, 7.40 EUR",

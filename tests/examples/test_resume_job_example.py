@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from examples import resume_job
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.examples import run_example
 
 
 def test_resume_runs_only_what_had_not_finished(tmp_path: Path) -> None:
@@ -41,17 +37,7 @@ def test_resume_runs_only_what_had_not_finished(tmp_path: Path) -> None:
 
 
 def test_the_script_uses_the_projects_journal(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.resume_job"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    out = result.stdout
+    out = run_example("-m", "examples.resume_job", home=tmp_path / "home")
     assert "failed (LookupError: no exchange rate for 2026-11-03)" in out
     assert ": succeeded, total 421.2 EUR" in out
     assert "  ran: convert 2026-11-03, fetch 2026-11-04, convert 2026-11-04\n" in out
