@@ -78,6 +78,35 @@ def test_every_error_pickles_and_inherits_a_builtin() -> None:
             assert len(cls.__mro__) > 3, f"{name} should also inherit a builtin"
 
 
+ERROR_MODULES = [
+    "runtree.errors",
+    "runtree.comm.errors",
+    "runtree.graph.errors",
+    "runtree.store.errors",
+    "runtree.integrations.mcp.errors",
+    "runtree.viz.errors",
+]
+
+
+@pytest.mark.parametrize("module", ERROR_MODULES)
+def test_every_error_pickles_with_its_attributes_and_notes(module: str) -> None:
+    classes = [
+        value
+        for value in vars(importlib.import_module(module)).values()
+        if isinstance(value, type) and issubclass(value, rt.RuntreeError)
+    ]
+    assert classes
+    for cls in classes:
+        error = cls.__new__(cls, "message")  # whatever its __init__ requires
+        error.args = ("message",)
+        error.extra = {"a": [1, 2]}
+        if hasattr(error, "add_note"):  # Python 3.11+
+            error.add_note("a note")
+        clone = pickle.loads(pickle.dumps(error))
+        assert type(clone) is cls and clone.args == ("message",), cls
+        assert vars(clone) == vars(error), cls
+
+
 def test_import_is_light() -> None:
     code = (
         "import sys, runtree; heavy = [m for m in ('pydantic', 'typer', 'rich', 'ray', "

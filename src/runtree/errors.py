@@ -33,6 +33,8 @@ never wrapped: ``except ValueError`` around ``rt.call`` sees the node's ``ValueE
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CallDepthError",
     "ConfigurationError",
@@ -56,7 +58,15 @@ __all__ = [
 
 
 class RuntreeError(Exception):
-    """Root of every error raised by runtree itself."""
+    """Root of every error raised by runtree itself.
+
+    Every one pickles with its attributes (keyword fields, notes), however its ``__init__``
+    is written: it is re-created from its message and attributes without calling
+    ``__init__``, so subclasses need no ``__reduce__`` of their own.
+    """
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_restore, (type(self), self.args, self.__dict__))
 
 
 class NodeDefinitionError(RuntreeError, TypeError):
@@ -137,12 +147,6 @@ class ModelError(RuntreeError, RuntimeError):
         self.retry_after = retry_after
         self.provider = provider
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_model_error,
-            (str(self), self.status_code, self.retryable, self.retry_after, self.provider),
-        )
-
 
 class UsageLimitExceeded(RuntreeError, RuntimeError):
     """An agent or a run reached one of its usage limits (model requests, tokens, tool calls).
@@ -164,6 +168,9 @@ class RemoteError(RuntreeError, RuntimeError):
     journal show the original name); instances pickle by value either way.
     """
 
+    #: the type name a :meth:`for_type` subclass stands for ("" for RemoteError itself)
+    _stands_for: str = ""
+
     def __init__(self, message: str, *, type_name: str = "", remote_traceback: str = "") -> None:
         super().__init__(message)
         self.type_name = type_name
@@ -180,39 +187,30 @@ class RemoteError(RuntreeError, RuntimeError):
             found = type(
                 short,
                 (RemoteError,),
-                {"__module__": module or __name__, "__qualname__": short, "__doc__": cls.__doc__},
+                {
+                    "__module__": module or __name__,
+                    "__qualname__": short,
+                    "__doc__": cls.__doc__,
+                    "_stands_for": type_name,
+                },
             )
             _remote_types[type_name] = found
         return found
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (
-            _rebuild_remote_error,
-            (str(self), self.type_name, self.remote_traceback, type(self) is not RemoteError),
-        )
+        return (_restore_remote, (self._stands_for, self.args, self.__dict__))
 
 
 _remote_types: dict[str, type[RemoteError]] = {}
 
 
-def _rebuild_remote_error(
-    message: str, type_name: str, remote_traceback: str, typed: bool = False
-) -> RemoteError:
-    cls = RemoteError.for_type(type_name) if typed and type_name else RemoteError
-    return cls(message, type_name=type_name, remote_traceback=remote_traceback)
+def _restore_remote(stands_for: str, args: tuple[object, ...], state: dict[str, object]) -> Any:
+    cls = RemoteError.for_type(stands_for) if stands_for else RemoteError
+    return _restore(cls, args, state)
 
 
-def _rebuild_model_error(
-    message: str,
-    status_code: int | None,
-    retryable: bool,
-    retry_after: float | None,
-    provider: str,
-) -> ModelError:
-    return ModelError(
-        message,
-        status_code=status_code,
-        retryable=retryable,
-        retry_after=retry_after,
-        provider=provider,
-    )
+def _restore(cls: type[RuntreeError], args: tuple[object, ...], state: dict[str, object]) -> Any:
+    error = cls.__new__(cls, *args)  # (OSError subclasses need their own __new__)
+    error.args = args
+    error.__dict__.update(state)
+    return error

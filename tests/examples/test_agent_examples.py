@@ -2,36 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL_VARIABLES = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_BASE_URL", "OLLAMA_HOST")
+from tests.examples import run_example as run
 
 
 def run_example(name: str, tmp_path: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if k not in MODEL_VARIABLES}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        RT_HOME=str(tmp_path / "home"),
-        NO_PROXY="localhost,127.0.0.1,::1",
-        no_proxy="localhost,127.0.0.1,::1",
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", f"examples.agents.{name}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "model: runtree's local test server at http://127.0.0.1:" in result.stdout
-    return result.stdout
+    out = run("-m", f"examples.agents.{name}", home=tmp_path / "home")
+    assert "model: runtree's local test server at http://127.0.0.1:" in out
+    return out
 
 
 def test_tool_agent(tmp_path: Path) -> None:

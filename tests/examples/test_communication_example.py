@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from examples.communication import main as example
 from examples.communication.main import CommunicationReport
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.examples import ROOT, run_example
 
 
 @pytest.fixture(scope="module")
@@ -130,35 +127,18 @@ def test_failures_in_the_tree_are_the_deliberate_ones(report: CommunicationRepor
 
 
 def test_single_pattern_as_subprocess(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
     script = ROOT / "examples" / "communication" / "main.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--pattern", "pubsub", "--tree"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
+    out = run_example(
+        str(script), "--pattern", "pubsub", "--tree", home=tmp_path / "home", cwd=tmp_path
     )
-    out = result.stdout
     assert "every subscriber got every event: True" in out
     assert "== producer-consumer" not in out
     assert "publish_updates [succeeded]" in out
 
 
 def test_all_patterns_as_module(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.communication.main"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
+    out = run_example("-m", "examples.communication.main", home=tmp_path / "home")
     for pattern in example.PATTERNS:
-        assert f"== {pattern}" in result.stdout
-    assert "all consumed: True" in result.stdout
-    assert "message 'order-3': dead after 3 attempt(s)" in result.stdout
+        assert f"== {pattern}" in out
+    assert "all consumed: True" in out
+    assert "message 'order-3': dead after 3 attempt(s)" in out

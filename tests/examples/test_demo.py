@@ -1,11 +1,8 @@
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.examples import run_example
 
 
 def test_demo_counts_words_and_prints_the_tree(tmp_path: Path) -> None:
@@ -14,20 +11,7 @@ def test_demo_counts_words_and_prints_the_tree(tmp_path: Path) -> None:
     (folder / "a.md").write_text("alpha beta beta\n")
     (folder / "b.md").write_text("gamma gamma gamma delta\n")
     (folder / "skip.txt").write_text("not markdown\n")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_BASE_URL", "OLLAMA_HOST"):
-        env.pop(name, None)  # offline: the demo must use its local server
-    env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1,::1"
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.demo", str(folder)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    out = result.stdout
+    out = run_example("-m", "examples.demo", str(folder), home=tmp_path / "home")
     assert "2 files, 7 words" in out
     assert "a.md" in out and "most common: 'beta'" in out
     assert "most common: 'gamma'" in out

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from examples.graphs import digest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.examples import run_example
 
 
 async def test_the_digest_takes_every_kind_of_step() -> None:
@@ -45,16 +42,7 @@ async def test_the_digest_takes_every_kind_of_step() -> None:
 
 
 def test_the_script_prints_the_report_and_the_tree(tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "RT_HOME": str(tmp_path / "home")}
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.graphs.digest", "--show-tree"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    assert result.stdout.startswith("3 articles, 44 words, longest: batches\n")
-    assert "revisions: 1, source requests: 2" in result.stdout
-    assert "digest [succeeded]" in result.stdout
+    out = run_example("-m", "examples.graphs.digest", "--show-tree", home=tmp_path / "home")
+    assert out.startswith("3 articles, 44 words, longest: batches\n")
+    assert "revisions: 1, source requests: 2" in out
+    assert "digest [succeeded]" in out

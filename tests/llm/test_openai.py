@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -26,6 +29,23 @@ async def test_chat_over_http(serve: Serve) -> None:
     (sent,) = server.requests
     assert sent["messages"] == [{"role": "user", "content": "hi"}]
     assert sent["temperature"] == 0.2 and sent["seed"] == 7 and "stream" not in sent
+
+
+async def test_a_model_dropped_while_its_loop_runs_closes_its_connections(
+    serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unraisable: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: unraisable.append(repr(u.exc_value)))
+    server = serve([Reply("one"), Reply("two")])
+    llm = server.llm()
+    assert (await llm.chat("hi")).text == "one"  # a connection is open in this loop's pool
+    del llm
+    gc.collect()  # the model is gone; its client must not be collected with an open socket
+    for _ in range(20):
+        await asyncio.sleep(0)  # the client closes on this loop
+    gc.collect()
+    assert unraisable == []
+    assert (await server.llm().chat("hi")).text == "two"  # the server is fine
 
 
 async def test_tool_calls_over_http(serve: Serve) -> None:

@@ -41,10 +41,6 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type[CommunicationError], message: str, fields: dict[str, Any]) -> Any:
-    return cls(message, **fields)
-
-
 class CommunicationError(RuntreeError):
     """Root of the errors of :mod:`runtree.comm`.
 
@@ -61,10 +57,6 @@ class CommunicationError(RuntreeError):
             raise TypeError(f"{type(self).__name__} got unexpected fields {sorted(unknown)}")
         for name in self._fields:
             setattr(self, name, fields.get(name))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        fields = {name: getattr(self, name, None) for name in self._fields}
-        return (_rebuild, (type(self), str(self), fields))
 
 
 class ChannelClosedError(CommunicationError, RuntimeError):

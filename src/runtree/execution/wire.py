@@ -31,7 +31,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from runtree._json import type_name
+from runtree._json import safe_str, type_name
 from runtree.errors import ExecutionError, RemoteError
 
 __all__ = [
@@ -254,13 +254,6 @@ class ErrorInfo:
     cancelled: bool = False
 
 
-def _message(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception as failure:
-        return f"<{type(exc).__name__} whose __str__ raised {type(failure).__name__}>"
-
-
 def capture_error(exc: BaseException) -> ErrorInfo:
     """Describe ``exc`` for the other side (never raises)."""
     try:
@@ -287,7 +280,7 @@ def capture_error(exc: BaseException) -> ErrorInfo:
                 continue
     return ErrorInfo(
         type_name=type_name(exc),
-        message=_message(exc),
+        message=safe_str(exc),
         traceback=text,
         pickled=pickled,
         parts=parts,

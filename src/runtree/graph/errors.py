@@ -51,10 +51,6 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type[GraphError], message: str, fields: dict[str, Any]) -> GraphError:
-    return cls(message, **fields)
-
-
 class GraphError(RuntreeError):
     """Root of the errors of :mod:`runtree.graph`.
 
@@ -73,10 +69,6 @@ class GraphError(RuntreeError):
             raise TypeError(f"{type(self).__name__} got unexpected fields {sorted(unknown)}")
         for name in self._fields:
             setattr(self, name, fields.get(name, self._defaults.get(name)))
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        fields = {name: getattr(self, name, None) for name in self._fields}
-        return (_rebuild, (type(self), str(self), fields))
 
 
 class GraphDefinitionError(GraphError, NodeDefinitionError):

@@ -8,7 +8,7 @@
         ├── RunNotFoundError (LookupError)   no run has that id (or the prefix is ambiguous)
         └── ResumeError                      a run cannot be resumed (still running, no root)
 
-Every error pickles (it carries only its message and plain attributes).
+Every error pickles with its attributes (see :class:`~runtree.errors.RuntreeError`).
 """
 
 from __future__ import annotations
@@ -32,13 +32,6 @@ class SchemaVersionError(StoreError):
         super().__init__(message)
         self.found = found
         self.supported = supported
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_schema_error, (str(self), self.found, self.supported))
-
-
-def _rebuild_schema_error(message: str, found: int, supported: int) -> SchemaVersionError:
-    return SchemaVersionError(message, found=found, supported=supported)
 
 
 class RunNotFoundError(StoreError, LookupError):

@@ -18,12 +18,5 @@ class JournalProblem(StoreError):
         self.kind = kind
         self.http_status = http_status
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_problem, (str(self), self.kind, self.http_status))
-
     def to_dict(self) -> dict[str, Any]:
         return {"error": str(self), "kind": self.kind}
-
-
-def _rebuild_problem(message: str, kind: str, http_status: int) -> JournalProblem:
-    return JournalProblem(message, kind=kind, http_status=http_status)

@@ -21,13 +21,6 @@ class _MCPError(RuntreeError):
         super().__init__(message)
         self.tool = tool
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild, (type(self), str(self), self.tool))
-
-
-def _rebuild(cls: type[_MCPError], message: str, tool: str | None) -> _MCPError:
-    return cls(message, tool=tool)
-
 
 class MCPConnectionError(_MCPError, ConnectionError):
     """The MCP server could not be started or reached, or the connection was lost or closed."""

@@ -9,6 +9,7 @@ runtree's (:class:`runtree.policy.RetryPolicy`), so the SDK's own are off.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -47,6 +48,26 @@ async def closed_with_loop(client: Any) -> AsyncGenerator[None, None]:
     generator = guard()
     await generator.__anext__()
     return generator
+
+
+_closing: set[asyncio.Task[None]] = set()  # closes under way (tasks are weakly held)
+
+
+def _close_clients(clients: weakref.WeakKeyDictionary[Any, Any]) -> None:
+    """Close, on their own loops, the SDK clients of an :class:`OpenAILLM` that went away
+    while their loops go on. Until then this callback's reference keeps them reachable, so
+    their connections are closed, never collected open."""
+    for loop, (client, guard) in list(clients.items()):
+        if guard is None or loop.is_closed():
+            continue  # the user's own http_client; or closed with its loop already
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+            loop.call_soon_threadsafe(_start_closing, loop, client)
+
+
+def _start_closing(loop: asyncio.AbstractEventLoop, client: Any) -> None:
+    task = loop.create_task(client.close())  # (closing twice is harmless)
+    _closing.add(task)
+    task.add_done_callback(_closing.discard)
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -123,6 +144,8 @@ class OpenAILLM(ModelBase):
                 http_client=http_client,
             )
             guard = None if self._http_client is not None else await closed_with_loop(client)
+            if guard is not None and not self._clients:  # the first client runtree made
+                weakref.finalize(self, _close_clients, self._clients).atexit = False
             entry = self._clients[loop] = (client, guard)
         return entry[0]
 
