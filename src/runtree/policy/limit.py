@@ -13,24 +13,12 @@ import collections
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from runtree.errors import ConfigurationError
+from runtree.policy.clock import Clock, Sleep
 from runtree.policy.retry import check_number
 
-__all__ = [
-    "Clock",
-    "ConcurrencyLimit",
-    "LimitStatistics",
-    "RateLimit",
-    "Sleep",
-]
-
-#: Seconds from an arbitrary start (``time.monotonic`` by default).
-Clock = Callable[[], float]
-#: ``await sleep(seconds)`` (``asyncio.sleep`` by default).
-Sleep = Callable[[float], Awaitable[Any]]
+__all__ = ["ConcurrencyLimit", "LimitStatistics", "RateLimit"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

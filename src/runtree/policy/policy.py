@@ -17,7 +17,12 @@ from runtree.errors import ConfigurationError
 from runtree.policy.cache import json_key
 from runtree.policy.retry import RetryPolicy, check_number
 
-__all__ = ["CachePolicy", "Policy"]
+__all__ = ["ATTEMPT_ATTRIBUTE", "CACHE_ATTRIBUTE", "CachePolicy", "Policy"]
+
+#: request attribute of a retry attempt: its number (1-based)
+ATTEMPT_ATTRIBUTE = "runtree.attempt"
+#: request attribute of a call answered from its node's cache: ``"hit"``
+CACHE_ATTRIBUTE = "runtree.cache"
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)

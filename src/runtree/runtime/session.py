@@ -25,6 +25,9 @@ whichever thread waits for it: see :mod:`runtree.runtime.driver`). Options:
   :class:`~runtree.store.StoreError` on exit.
 * ``max_call_depth``: how deep calls may nest (default 100) before a call raises
   :class:`~runtree.errors.CallDepthError`.
+* ``policy_clock``: where node policies (:class:`~runtree.policy.Policy`) get the time: a
+  :class:`~runtree.policy.PolicyClock` (tests pass one that needs no real waiting). A
+  journaled run keeps ``CachePolicy(persist=True)`` outputs in its journal's file.
 
 Resources that belong to the run (an MCP connection opened in it, for example) register a
 closer with :meth:`Session.on_close`; they are closed when the session closes.
@@ -63,6 +66,7 @@ from runtree.errors import (
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
 from runtree.execution.execution_strategy import ExecutionStrategy
 from runtree.nodes import settings as node_settings
+from runtree.policy.clock import PolicyClock
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
@@ -79,6 +83,7 @@ from runtree.state.config import (
 )
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
 from runtree.state.state import RTState
+from runtree.store.cache import JournalCacheBackend
 from runtree.store.errors import StoreError
 from runtree.store.journal import (
     DEFAULT_STORE,
@@ -162,6 +167,7 @@ class Session:
         durability: str = "batch",
         resume: str | None = None,
         max_call_depth: int = DEFAULT_MAX_CALL_DEPTH,
+        policy_clock: PolicyClock | None = None,
     ) -> None:
         defaults, default_context = config_defaults()
         explicit: dict[str, Any] = {
@@ -230,6 +236,8 @@ class Session:
             self.publisher,
             observer=self.journal,
             run_context=self.context,
+            policy_clock=policy_clock,
+            cache_backend=None if self.journal is None else JournalCacheBackend(self.journal),
         )
         self.state.track_tasks(self.config.end_on_error or self.config.timeout is not None)
         if self.config.broadcast_callback is not None:
