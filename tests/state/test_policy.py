@@ -7,6 +7,7 @@ processes is counted in files."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 from pathlib import Path
 
 import pytest
@@ -189,7 +190,7 @@ async def test_a_node_limited_to_one_never_runs_twice_at_once(mode: str, tmp_pat
     async with rt.Session(execution_mode=mode) as session:
         spans = await rt.call_batch(Exclusive, [lock] * 20, range(20))
     spans.sort()
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans))
     (limit,) = session.state.policies.statistics().limits.values()
     assert (limit.peak, limit.acquired, limit.active, limit.waiting) == (1, 20, 0, 0)
     assert limit.waited >= 1
@@ -200,7 +201,7 @@ async def test_the_limit_holds_for_calls_made_inside_workers(mode: str, tmp_path
     async with rt.Session(execution_mode=mode) as session:
         spans = await rt.call_batch(FanOut, [lock] * 2, [5, 5])
     flat = sorted(span for group in spans for span in group)
-    assert all(later[0] >= earlier[1] for earlier, later in zip(flat, flat[1:], strict=False))
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(flat))
     (limit,) = session.state.policies.statistics().limits.values()
     assert (limit.peak, limit.acquired) == (1, 10)
     exclusive = [r for r in session.info.requests.values() if r.node_name == "Exclusive"]
@@ -212,9 +213,7 @@ async def test_an_overlap_is_what_the_limit_prevents(tmp_path: Path) -> None:
     lock = str(tmp_path / "lock")
     async with rt.Session(store=None):
         with rt.policy(max_concurrency=5):
-            results = await rt.call_batch(
-                Exclusive, [lock] * 5, range(5), return_exceptions=True
-            )
+            results = await rt.call_batch(Exclusive, [lock] * 5, range(5), return_exceptions=True)
     assert any(isinstance(result, Overlap) for result in results)
 
 
@@ -408,9 +407,13 @@ class Steps(rt.Node[list[int]]):
 
     async def invoke(self) -> list[int]:
         results = [await rt.call(Flaky, self.counter, 1), await rt.call(Doubled, self.cached, 4)]
-        if Path(self.flag).exists():
+        if _exists(self.flag):
             await rt.call(Failing, "boom")
         return results
+
+
+def _exists(path: str) -> bool:
+    return Path(path).exists()
 
 
 def test_policies_reach_sync_code(tmp_path: Path) -> None:
@@ -419,4 +422,3 @@ def test_policies_reach_sync_code(tmp_path: Path) -> None:
         assert rt.call_sync(Flaky, str(tmp_path / "runs"), 1) == 7
     (call,) = roots(session)
     assert len(call.children) == 2 and time.sleeps == [0.5]
-
