@@ -9,9 +9,9 @@ and both durabilities, then check what the journal promises (``docs/journal.md``
   every request ran at least once.
 
 Kill points come from the run's own progress: results the workload reports (node
-checkpoints) or rows a reader sees in the journal. Process mode is being reworked; add
-``"process"`` to ``MODES`` when its workers journal as they go. (This replaces the earlier
-kill test of ``durability="sync"`` alone.)
+checkpoints) or rows a reader sees in the journal. In process mode the nodes run in worker
+processes that report every call back to the session as it happens; the kill takes the
+workers with it. (Ray runs are killed and resumed in tests/integrations/ray.)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from tests.store.nodes import executions
 
 #: the batch durability's documented bound (docs/journal.md)
 WINDOW = 1.0
-MODES = ["async", "thread"]
+MODES = ["async", "thread", "process"]
 DURABILITIES = ["sync", "batch"]
 #: ("results", k): kill after the k-th result a caller got; ("rows", n): kill once a reader
 #: sees n completed requests of the run in the journal; ("pause", label): kill while a node
@@ -44,7 +44,7 @@ CASES = [
     for how, where in PROGRESS
 ] + [
     (mode, durability, how, where)
-    for mode, durability in (("async", "sync"), ("thread", "batch"))
+    for mode, durability in (("async", "sync"), ("thread", "batch"), ("process", "sync"))
     for how, where in PAUSES
 ]
 
