@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -422,3 +425,39 @@ def test_policies_reach_sync_code(tmp_path: Path) -> None:
         assert rt.call_sync(Flaky, str(tmp_path / "runs"), 1) == 7
     (call,) = roots(session)
     assert len(call.children) == 2 and time.sleeps == [0.5]
+
+
+# -- no policy, no cost --------------------------------------------------------------------
+
+_NO_POLICY = """
+import asyncio, pickle, sys
+import runtree as rt
+from runtree.policy.policy import POLICY_USE
+from runtree.state import state
+
+def never(*args, **kwargs):
+    raise AssertionError("a call looked for a policy")
+
+state.effective_policy = never
+
+@rt.function_node
+def add(a, b):
+    return a + b
+
+async def main():
+    async with rt.Session(store=None):
+        return await rt.call(add, 1, 2)
+
+print(asyncio.run(main()), POLICY_USE.seen)
+pickle.loads(sys.stdin.buffer.read())  # a policy sent by another process
+print(POLICY_USE.seen)
+"""
+
+
+def test_a_process_that_made_no_policy_never_looks_for_one() -> None:
+    sent = pickle.dumps(rt.Policy(retry=2, timeout=3))
+    result = subprocess.run(
+        [sys.executable, "-c", _NO_POLICY], input=sent, capture_output=True, check=True, timeout=60
+    )
+    assert result.stdout.decode().split() == ["3", "False", "True"]
+    assert pickle.loads(sent) == rt.Policy(retry=2, timeout=3)

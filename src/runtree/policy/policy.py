@@ -17,12 +17,34 @@ from runtree.errors import ConfigurationError
 from runtree.policy.cache import json_key
 from runtree.policy.retry import RetryPolicy, check_number
 
-__all__ = ["ATTEMPT_ATTRIBUTE", "CACHE_ATTRIBUTE", "CachePolicy", "Policy"]
+__all__ = [
+    "ATTEMPT_ATTRIBUTE",
+    "CACHE_ATTRIBUTE",
+    "POLICY_USE",
+    "CachePolicy",
+    "Policy",
+    "PolicyUse",
+]
 
 #: request attribute of a retry attempt: its number (1-based)
 ATTEMPT_ATTRIBUTE = "runtree.attempt"
 #: request attribute of a call answered from its node's cache: ``"hit"``
 CACHE_ATTRIBUTE = "runtree.cache"
+
+
+class PolicyUse:
+    """Whether this process has made a :class:`Policy` yet (``seen``; one made by unpickling
+    counts too). Until one exists no call can have a policy, so the call path reads this one
+    attribute and skips all policy work: policies cost nothing where they are not used."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
+
+
+#: the process's :class:`PolicyUse`
+POLICY_USE = PolicyUse()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,19 +119,32 @@ class Policy:
             object.__setattr__(self, "cache", None)
         elif cache is not None and not isinstance(cache, CachePolicy):
             raise ConfigurationError(f"policy cache must be a CachePolicy or a bool, got {cache!r}")
+        POLICY_USE.seen = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt through __init__ in the process that loads it, so POLICY_USE sees it there
+        return (_remade, (self.options(),))
+
+    def options(self) -> dict[str, Any]:
+        """The options that are set (not ``None``), by name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     def merged(self, override: Policy | None) -> Policy:
         """This policy with every option ``override`` sets replacing its own."""
         if override is None:
             return self
-        changes = {
-            f.name: getattr(override, f.name)
-            for f in dataclasses.fields(override)
-            if getattr(override, f.name) is not None
-        }
+        changes = override.options()
         return dataclasses.replace(self, **changes) if changes else self
 
     @property
     def empty(self) -> bool:
         """Whether the policy changes nothing (calls run as if there were none)."""
         return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
+
+
+def _remade(options: dict[str, Any]) -> Policy:
+    return Policy(**options)

@@ -37,7 +37,7 @@ from runtree.execution.remote import RemoteLink, TaskContext
 from runtree.execution.task import Task
 from runtree.nodes.node import Node
 from runtree.nodes.validation import create_node, resolve_node
-from runtree.policy.policy import Policy
+from runtree.policy.policy import POLICY_USE, Policy
 from runtree.pubsub.publisher import current_publisher
 
 __all__ = [
@@ -101,7 +101,9 @@ class RemoteState:
             mode, node_class.execution_mode, parent_node_id, self.context.execution_mode
         )
         strategy = self.local.get(chosen)
-        if strategy is None or effective_policy(node_class, parent_node_id, policy) is not None:
+        if strategy is None or (
+            POLICY_USE.seen and effective_policy(node_class, parent_node_id, policy) is not None
+        ):
             # another process (or machine) runs it, or the run's limits and caches apply:
             # the session decides
             carried = carried_policy(parent_node_id, policy)

@@ -24,7 +24,7 @@ from typing import Any
 from runtree._json import describe_error
 from runtree._threads import blocking
 from runtree.context.central import choose_mode
-from runtree.context.policy import effective_policy, policy_override
+from runtree.context.policy import effective_policy
 from runtree.context.store import RunContext
 from runtree.errors import CallDepthError, ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
@@ -33,7 +33,7 @@ from runtree.nodes.node import Node, take_abandoned
 from runtree.nodes.validation import create_node, resolve_node
 from runtree.policy.cache import CacheBackend
 from runtree.policy.clock import PolicyClock
-from runtree.policy.policy import Policy
+from runtree.policy.policy import POLICY_USE, Policy
 from runtree.pubsub.messages import FatalFailure, RequestCreation
 from runtree.pubsub.publisher import RTPublisher
 from runtree.state.config import ExecutorConfig
@@ -150,7 +150,7 @@ class RTState:
                 depth = self._parent_depth(parent_node_id)
             if depth >= self._max_depth:
                 raise self._too_deep(parent_node_id, node_class, depth + 1)
-        if node_class.policy is not None or policy is not None or policy_override.get():
+        if POLICY_USE.seen:  # (until a Policy exists, no call can have one)
             chosen_policy = effective_policy(node_class, parent_node_id, policy)
             if chosen_policy is not None:
                 return await self.policies.call(
