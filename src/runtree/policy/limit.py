@@ -122,9 +122,7 @@ class RateLimit:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         check_number(calls, f"{name} calls", minimum=1, integer=True)
-        check_number(per, f"{name} per", minimum=0)
-        if per <= 0:
-            raise ConfigurationError(f"{name} per must be > 0 seconds, got {per!r}")
+        check_number(per, f"{name} per (seconds)", minimum=0, positive=True)
         if not callable(clock) or not callable(sleep):
             raise ConfigurationError(f"{name}: clock and sleep must be callables")
         self.calls = calls

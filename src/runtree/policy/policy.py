@@ -60,12 +60,12 @@ class CachePolicy:
 
     def __post_init__(self) -> None:
         if self.ttl is not None:
-            check_number(self.ttl, "cache.ttl", minimum=0)
+            check_number(self.ttl, "CachePolicy.ttl (seconds)", minimum=0, positive=True)
         if not callable(self.key):
-            raise ConfigurationError(f"cache.key must be a function, got {self.key!r}")
+            raise ConfigurationError(f"CachePolicy.key must be a function, got {self.key!r}")
         if not isinstance(self.persist, bool):
-            raise ConfigurationError(f"cache.persist must be a bool, got {self.persist!r}")
-        check_number(self.max_entries, "cache.max_entries", minimum=1, integer=True)
+            raise ConfigurationError(f"CachePolicy.persist must be a bool, got {self.persist!r}")
+        check_number(self.max_entries, "CachePolicy.max_entries", minimum=1, integer=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,34 +91,34 @@ class Policy:
     def __post_init__(self) -> None:
         retry: Any = self.retry
         if isinstance(retry, int) and not isinstance(retry, bool):
-            object.__setattr__(self, "retry", RetryPolicy(max_attempts=retry))
+            labels = {"max_attempts": "Policy.retry (a number of attempts)"}
+            object.__setattr__(self, "retry", RetryPolicy.named(labels, max_attempts=retry))
         elif retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(
-                f"policy retry must be a RetryPolicy or a number of attempts, got {retry!r}"
+                f"Policy.retry must be a RetryPolicy or a number of attempts, got {retry!r}"
             )
         if self.timeout is not None:
-            check_number(self.timeout, "policy timeout", minimum=0)
-            if self.timeout <= 0:
-                raise ConfigurationError(f"policy timeout must be > 0, got {self.timeout!r}")
+            check_number(self.timeout, "Policy.timeout (seconds)", minimum=0, positive=True)
         if self.max_concurrency is not None:
-            check_number(self.max_concurrency, "policy max_concurrency", minimum=1, integer=True)
+            check_number(self.max_concurrency, "Policy.max_concurrency", minimum=1, integer=True)
         rate: Any = self.rate_limit
         if rate is not None:
+            if isinstance(rate, list):  # (as a JSON or YAML file gives it)
+                rate = tuple(rate)
+                object.__setattr__(self, "rate_limit", rate)
             if not isinstance(rate, tuple) or len(rate) != 2:
                 raise ConfigurationError(
-                    f"policy rate_limit must be (calls, per_seconds), got {rate!r}"
+                    f"Policy.rate_limit must be (calls, per_seconds), got {rate!r}"
                 )
-            check_number(rate[0], "policy rate_limit calls", minimum=1, integer=True)
-            check_number(rate[1], "policy rate_limit per_seconds", minimum=0)
-            if rate[1] <= 0:
-                raise ConfigurationError(f"policy rate_limit per_seconds must be > 0, got {rate!r}")
+            check_number(rate[0], "Policy.rate_limit calls", minimum=1, integer=True)
+            check_number(rate[1], "Policy.rate_limit per_seconds", minimum=0, positive=True)
         cache: Any = self.cache
         if cache is True:
             object.__setattr__(self, "cache", CachePolicy())
         elif cache is False:
             object.__setattr__(self, "cache", None)
         elif cache is not None and not isinstance(cache, CachePolicy):
-            raise ConfigurationError(f"policy cache must be a CachePolicy or a bool, got {cache!r}")
+            raise ConfigurationError(f"Policy.cache must be a CachePolicy or a bool, got {cache!r}")
         POLICY_USE.seen = True
 
     def __reduce__(self) -> tuple[Any, ...]:

@@ -19,16 +19,22 @@ Backoff = Literal["exponential", "fixed", "linear"]
 BACKOFFS: tuple[str, ...] = get_args(Backoff)
 
 
-def check_number(value: object, path: str, *, minimum: float, integer: bool = False) -> None:
+def check_number(
+    value: object, path: str, *, minimum: float, integer: bool = False, positive: bool = False
+) -> None:
     """Raise ``ConfigurationError`` naming ``path`` unless ``value`` is a finite number (an
-    int if ``integer``) of at least ``minimum``."""
+    int if ``integer``) of at least ``minimum`` (and above 0 if ``positive``)."""
     kinds: tuple[type, ...] = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds):
         kind = "an int" if integer else "a number"
         raise ConfigurationError(f"{path} must be {kind}, got {value!r}")
     number = float(value)  # type: ignore[arg-type]
-    if not math.isfinite(number) or number < minimum:
-        raise ConfigurationError(f"{path} must be >= {minimum}, got {value!r}")
+    if not math.isfinite(number):
+        raise ConfigurationError(f"{path} must be a finite number, got {value!r}")
+    if positive and number <= 0:
+        raise ConfigurationError(f"{path} must be > 0, got {value!r}")
+    if number < minimum:
+        raise ConfigurationError(f"{path} must be >= {minimum:g}, got {value!r}")
 
 
 def retry_after_hint(error: BaseException) -> float | None:
