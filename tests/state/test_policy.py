@@ -72,8 +72,9 @@ def roots(session: rt.Session) -> list[RequestRecord]:
 
 async def test_each_attempt_is_a_request_under_the_call(mode: str, tmp_path: Path) -> None:
     time = FakeTime()
-    counter = str(tmp_path / "runs")
-    async with rt.Session(execution_mode=mode, policy_clock=time.policy_clock()) as session:
+    counter, journal = str(tmp_path / "runs"), tmp_path / "journal.db"
+    clock = time.policy_clock()
+    async with rt.Session(execution_mode=mode, store=journal, policy_clock=clock) as session:
         assert await rt.call(Flaky, counter, 2) == 7
     (call,) = roots(session)
     attempts = children(session, call)
@@ -97,6 +98,15 @@ async def test_each_attempt_is_a_request_under_the_call(mode: str, tmp_path: Pat
     assert count(counter) == 3
     stats = session.state.policies.statistics()
     assert (stats.calls, stats.attempts, stats.retries) == (1, 3, 2)
+    with SqliteRunStore(journal, readonly=True) as store:  # the journal shows them alike
+        stored = store.get_requests(session.run_id)
+    assert [(r.parent_id, r.status, r.attributes) for r in stored] == [
+        (None, "succeeded", None),
+        (call.request_id, "failed", {"runtree.attempt": 1, "test.run": 1}),
+        (call.request_id, "failed", {"runtree.attempt": 2, "test.run": 2}),
+        (call.request_id, "succeeded", {"runtree.attempt": 3, "test.run": 3}),
+    ]
+    assert stored[1].error["type"] == "ConnectionError" and stored[3].output == 7
 
 
 async def test_the_last_failure_reaches_the_caller(mode: str, tmp_path: Path) -> None:
