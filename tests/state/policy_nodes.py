@@ -166,3 +166,21 @@ class CallsWithPolicy(Node[int]):
         with rt.policy(retry=rt.RetryPolicy(max_attempts=4, base_delay=0.25)):
             result: int = await rt.call(Flaky, self.counter, 3)
         return result
+
+
+class DiesOnce(Node[int]):
+    """Ends the process it runs in (its worker) on its first run (counted in ``counter``),
+    then returns the process id it ran in; retried on the ``ExecutionError`` that ends."""
+
+    policy = rt.Policy(
+        retry=rt.RetryPolicy(max_attempts=2, base_delay=0, retry_on=rt.ExecutionError)
+    )
+
+    def __init__(self, counter: str) -> None:
+        super().__init__()
+        self.counter = counter
+
+    async def invoke(self) -> int:
+        if bump(self.counter) == 1:
+            os._exit(3)
+        return os.getpid()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import pickle
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from runtree.state.info import RequestRecord
 from runtree.store import SqliteRunStore
 from tests.state.policy_nodes import (
     CallsWithPolicy,
+    DiesOnce,
     Doubled,
     Exclusive,
     FanOut,
@@ -167,6 +169,19 @@ async def test_a_retried_failure_does_not_end_the_run_the_last_one_does(tmp_path
             await rt.call(Flaky, str(tmp_path / "b"), 9)
 
 
+async def test_a_worker_that_dies_is_retried_per_policy(mode: str, tmp_path: Path) -> None:
+    if mode in ("async", "thread"):
+        pytest.skip("the node would run in the test's own process")
+    counter = str(tmp_path / "runs")
+    async with rt.Session(execution_mode=mode, store=None) as session:
+        assert await rt.call(DiesOnce, counter) != os.getpid()
+    (call,) = roots(session)
+    first, second = children(session, call)
+    assert (first.status, second.status, call.status) == ("failed", "succeeded", "succeeded")
+    assert isinstance(first.error, rt.ExecutionError) and "DiesOnce" in str(first.error)
+    assert count(counter) == 2
+
+
 # -- timeouts ------------------------------------------------------------------------------
 
 
@@ -282,7 +297,7 @@ async def test_a_cache_hit_is_recorded_and_runs_nothing(mode: str, tmp_path: Pat
         (8, {"runtree.cache": "hit"}),
         (10, None),
     ]
-    stats = session.state.policies.statistics()
+    stats = session.statistics().policies
     assert stats.cache_hits == 1
     assert stats.caches["Doubled cache"].hits == 1
 

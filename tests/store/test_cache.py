@@ -25,8 +25,11 @@ def rows(journal: Path) -> list[tuple[str, bytes | None, float | None]]:
 
 async def run_kept(journal: Path, counter: str, x: int, now: float = 1000.0) -> object:
     clock = PolicyClock(wall=lambda: now)
-    async with rt.Session(store=journal, policy_clock=clock):
-        return await rt.call(Kept, counter, x)
+    async with rt.Session(store=journal, policy_clock=clock) as session:
+        output = await rt.call(Kept, counter, x)
+    backend = session.state.policies.cache_backend
+    assert repr(backend).startswith("<JournalCacheBackend closed")  # closed with the run
+    return output
 
 
 async def test_an_entry_is_kept_with_its_expiry_and_an_exact_copy(tmp_path: Path) -> None:

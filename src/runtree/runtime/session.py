@@ -82,6 +82,7 @@ from runtree.state.config import (
     mode_source,
 )
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
+from runtree.state.policy_run import PolicyStatistics
 from runtree.state.state import RTState
 from runtree.store.cache import JournalCacheBackend
 from runtree.store.errors import StoreError
@@ -140,6 +141,8 @@ class SessionStatistics:
     publisher: PublisherStatistics
     #: ``{name: statistics}`` of the channels, queues, buses... created during the run
     communication: dict[str, Any]
+    #: the calls that ran under a node policy: attempts, retries, timeouts, cache hits, limits
+    policies: PolicyStatistics
 
 
 class Session:
@@ -290,6 +293,7 @@ class Session:
             jobs=self.coordinator.state.statistics(),
             publisher=self.publisher.statistics(),
             communication=self.communication.statistics(),
+            policies=self.state.policies.statistics(),
         )
 
     # -- opening and closing -----------------------------------------------------------------
@@ -389,6 +393,7 @@ class Session:
         status, error = run_outcome(exc, timed_out=self._timed_out, ended_by=self.state.ended_by)
         if self._run_log is not None:
             self._run_log.close(status, error)
+        self.state.policies.close()  # (its persistent caches' connection to the file)
         if self.journal is None:
             return None
         self.state.detach_observer()
