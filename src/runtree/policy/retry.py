@@ -127,7 +127,7 @@ class RetryPolicy:
             base = min(base, self.max_delay)
         if self.jitter:
             base *= 1.0 + self.jitter * (2.0 * random() - 1.0)
-        return max(0.0, base)
+        return max(0.0, float(base))
 
     def next_delay(
         self,
