@@ -32,7 +32,7 @@ def test_a_rate_limit_from_a_config_file_may_be_a_list() -> None:
 def test_a_policy_pickles_by_its_options() -> None:
     policy = Policy(retry=RetryPolicy(max_attempts=4, retry_on=KeyError), cache=True, timeout=2)
     assert pickle.loads(pickle.dumps(policy)) == policy
-    assert POLICY_USE.seen  # (a fresh process: see tests/state/test_policy.py)
+    assert POLICY_USE.seen  # (a fresh process: see tests/state/test_policy_run.py)
 
 
 @pytest.mark.parametrize(
