@@ -61,6 +61,11 @@ class FakeTime:
         )
 
 
+def pending_cancellations() -> int:
+    """Cancellations requested of the current task and not taken back (3.11+; else 0)."""
+    return int(getattr(asyncio.current_task(), "cancelling", lambda: 0)())
+
+
 def children(session: rt.Session, record: RequestRecord) -> list[RequestRecord]:
     return [session.info.requests[child] for child in record.children]
 
@@ -208,6 +213,57 @@ async def test_a_call_within_its_timeout_is_untouched(mode: str) -> None:
             assert await rt.call(Adder, 2, 3) == 5
     (call,) = roots(session)
     assert (call.status, call.children, call.attributes) == ("succeeded", [], None)
+
+
+async def test_timeouts_on_the_loops_own_timers(mode: str, tmp_path: Path) -> None:
+    """The real clock: Stuck never ends, so its timeout fires, however long that takes."""
+    counter = str(tmp_path / "runs")
+    async with rt.Session(execution_mode=mode, store=None) as session:
+        with rt.policy(timeout=0.01), pytest.raises(rt.NodeTimeoutError, match="Stuck"):
+            await rt.call(Stuck, counter)
+        with rt.policy(timeout=60):
+            assert await rt.call(Adder, 2, 3) == 5
+        assert pending_cancellations() == 0  # the timeout's own was taken back
+    assert [r.status for r in roots(session)] == ["failed", "succeeded"]
+    assert session.statistics().policies.timeouts == 1
+
+
+@pytest.mark.parametrize("clock", ["real", "injected"])
+async def test_a_caller_that_cancels_during_a_timeout_gets_a_cancellation(
+    clock: str, tmp_path: Path
+) -> None:
+    counter = str(tmp_path / "runs")
+    options = {} if clock == "real" else {"policy_clock": FakeTime(hang=60).policy_clock()}
+    async with rt.Session(store=None, **options) as session:  # type: ignore[arg-type]
+        with rt.policy(timeout=60):
+            call = asyncio.create_task(rt.call(Stuck, counter))
+        while count(counter) == 0:
+            await asyncio.sleep(0)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+    assert [r.status for r in roots(session)] == ["cancelled"]
+    assert session.statistics().policies.timeouts == 0
+
+
+async def test_a_node_that_swallows_its_timeout_still_timed_out() -> None:
+    time = FakeTime()
+    async with rt.Session(store=None, policy_clock=time.policy_clock()) as session:
+        with rt.policy(timeout=1), pytest.raises(rt.NodeTimeoutError):
+            await rt.call(Stubborn)
+        assert pending_cancellations() == 0  # the timeout's own was taken back
+    assert roots(session)[0].status == "failed"
+
+
+class Stubborn(rt.Node[str]):
+    """Turns its cancellation into an answer."""
+
+    async def invoke(self) -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            return "not cancelled"
+        return "unreachable"
 
 
 # -- concurrency and rate limits -----------------------------------------------------------
@@ -370,7 +426,8 @@ async def test_a_block_applies_to_calls_made_directly_in_it(tmp_path: Path) -> N
             assert await rt.call(PlainParent, 1) == [2, 3]
     flaky, parent = roots(session)
     assert len(flaky.children) == 4
-    assert time.sleeps == [1.0, 2.0, 4.0, 9]  # RetryPolicy(max_attempts=4); PlainParent's timer
+    assert time.sleeps[:3] == [1.0, 2.0, 4.0]  # RetryPolicy(max_attempts=4)
+    assert time.sleeps[3:] in ([], [9])  # PlainParent's timer (if it started), no Adder's
     assert [r.node_name for r in children(session, parent)] == ["Adder", "Adder"]
     assert session.state.policies.statistics().calls == 2  # Flaky and PlainParent only
 

@@ -30,7 +30,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from runtree.errors import (
@@ -102,6 +102,8 @@ class PolicyRunner:
     ) -> None:
         self._state = state
         self.clock = clock if clock is not None else PolicyClock()
+        #: timeouts use the loop's timers, unless the clock sleeps in a way of its own
+        self._real_sleep = self.clock.sleep is asyncio.sleep
         self.cache_backend = cache_backend
         self._concurrency: dict[tuple[type[Node[Any]], int], ConcurrencyLimit] = {}
         self._rates: dict[tuple[type[Node[Any]], int, float], RateLimit] = {}
@@ -249,26 +251,46 @@ class PolicyRunner:
         running = self._state.coordinator.strategy(record.mode).execute(task)
         if policy.timeout is None:
             return await running
-        work = asyncio.ensure_future(running)
-        timer = asyncio.ensure_future(self.clock.sleep(policy.timeout))
+        return await self._within(record, running, policy.timeout)
+
+    async def _within(self, record: RequestRecord, running: Awaitable[Any], timeout: float) -> Any:
+        """Await ``running`` in this task; past ``timeout`` seconds, cancel it (the strategy
+        stops or abandons the node) and raise :class:`NodeTimeoutError` instead of whatever
+        it ended with. No task of its own: the timer is a timer handle, or a task sleeping
+        the clock's ``sleep`` when the run's clock is not the real one."""
+        task = asyncio.current_task()
+        assert task is not None  # (calls always run in a task)
+        expired = finished = False
+
+        def expire() -> None:
+            nonlocal expired
+            if not finished:  # (a timer task's callback may come after the end)
+                expired = True
+                task.cancel()
+
+        stop: Callable[[], Any]
+        if self._real_sleep:
+            stop = asyncio.get_running_loop().call_later(timeout, expire).cancel
+        else:
+            timer = asyncio.ensure_future(self.clock.sleep(timeout))
+            timer.add_done_callback(lambda done: None if done.cancelled() else expire())
+            stop = timer.cancel
         try:
-            await asyncio.wait((work, timer), return_when=asyncio.FIRST_COMPLETED)
-        except asyncio.CancelledError:
-            work.cancel()
-            await asyncio.wait((work,))  # the strategy records what could not be stopped
-            raise
+            result = await running
+        except BaseException:
+            if not expired:
+                raise
         finally:
-            timer.cancel()
-        if work.done():
-            return work.result()
-        work.cancel()
-        await asyncio.wait((work,))
-        if not work.cancelled():
-            work.exception()  # read: the attempt's outcome is its timeout
+            finished = True
+            stop()
+        if not expired:
+            return result
+        if _cancelled_elsewhere(task):  # cancelled by its caller too: that wins
+            raise asyncio.CancelledError
         self._timeouts += 1
         raise NodeTimeoutError(
             f"node {record.node_name!r} did not finish within its timeout of "
-            f"{policy.timeout:g}s (request {record.request_id})"
+            f"{timeout:g}s (request {record.request_id})"
         )
 
     def _delay(self, retry: RetryPolicy | None, error: BaseException, number: int) -> float | None:
@@ -339,6 +361,13 @@ class _TryAgain(Exception):
     def __init__(self, delay: float) -> None:
         super().__init__(delay)
         self.delay = delay
+
+
+def _cancelled_elsewhere(task: asyncio.Task[Any]) -> bool:
+    """After a timeout cancelled ``task``: take that cancellation back, and say whether
+    another one is pending (Python 3.11+ counts them; 3.10 cannot tell, so it says no)."""
+    uncancel = getattr(task, "uncancel", None)
+    return uncancel is not None and bool(uncancel())
 
 
 def _namespace(node_class: type[Node[Any]]) -> str:
