@@ -501,6 +501,13 @@ def _exists(path: str) -> bool:
     return Path(path).exists()
 
 
+def test_a_session_takes_only_a_policy_clock() -> None:
+    with pytest.raises(
+        rt.ConfigurationError, match=r"^policy_clock must be a runtree.policy.PolicyClock, got 3$"
+    ):
+        rt.Session(store=None, policy_clock=3)  # type: ignore[arg-type]
+
+
 def test_policies_reach_sync_code(tmp_path: Path) -> None:
     time = FakeTime()
     with rt.Session(store=None, policy_clock=time.policy_clock()) as session:

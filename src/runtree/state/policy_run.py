@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from runtree.errors import (
     CallDepthError,
+    ConfigurationError,
     FatalError,
     NodeDefinitionError,
     NodeInvocationError,
@@ -101,6 +102,10 @@ class PolicyRunner:
         cache_backend: CacheBackend | None = None,
     ) -> None:
         self._state = state
+        if clock is not None and not isinstance(clock, PolicyClock):
+            raise ConfigurationError(
+                f"policy_clock must be a runtree.policy.PolicyClock, got {clock!r}"
+            )
         self.clock = clock if clock is not None else PolicyClock()
         #: timeouts use the loop's timers, unless the clock sleeps in a way of its own
         self._real_sleep = self.clock.sleep is asyncio.sleep
@@ -277,7 +282,7 @@ class PolicyRunner:
             stop = timer.cancel
         try:
             result = await running
-        except BaseException:
+        except (Exception, asyncio.CancelledError):  # (never hides KeyboardInterrupt...)
             if not expired:
                 raise
         finally:
