@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import os
 from typing import Any
 
-__all__ = ["close_loop", "is_async_callable", "maybe_await"]
+__all__ = ["ForkSafeLoop", "close_loop", "is_async_callable", "maybe_await", "new_loop"]
 
 
 def is_async_callable(obj: object) -> bool:
@@ -38,6 +39,39 @@ async def maybe_await(value: Any) -> Any:
     if inspect.isawaitable(value):
         return await value
     return value
+
+
+class ForkSafeLoop(asyncio.SelectorEventLoop):
+    """An event loop that a forked child process never closes.
+
+    A child made by ``fork()`` shares the parent's epoll instance (the selector), and
+    closing a loop unregisters its wake-up socket from that instance. A child that drops
+    the parent's loops (the thread-local values of the parent's other threads are freed at
+    once after a fork: ``subprocess`` with ``preexec_fn``, ``multiprocessing``'s fork start
+    method, ``os.fork()``) would thus leave the parent's loop deaf to
+    ``call_soon_threadsafe``: a call handed to it from another thread would wait forever.
+    In a child, this loop's ``close`` does nothing (the child's copies of its descriptors
+    go when the child exits or execs).
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._owner_pid = os.getpid()
+
+    def close(self) -> None:
+        if os.getpid() == self._owner_pid:
+            super().close()
+
+    def __del__(self) -> None:
+        if os.getpid() == self._owner_pid:
+            super().__del__()
+
+
+def new_loop() -> asyncio.AbstractEventLoop:
+    """A new event loop for a thread runtree owns (safe across ``fork()``; see
+    :class:`ForkSafeLoop`). Every loop runtree creates for a thread of its own comes from
+    here."""
+    return ForkSafeLoop()
 
 
 def close_loop(loop: asyncio.AbstractEventLoop) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -186,3 +188,13 @@ async def test_process_worker_requests_are_journaled_with_their_errors(tmp_path:
     with SqliteRunStore(db) as store:
         rows = store.get_requests(session.run_id)
     assert sorted(r.node_name for r in rows) == ["Careful", "Failing"]
+
+
+async def test_thread_mode_survives_a_forked_child() -> None:
+    """A child made by fork (``subprocess`` with ``preexec_fn``, ``multiprocessing``'s fork
+    start method) frees the thread-local event loops of the parent's worker threads; that
+    must not leave those loops deaf in the parent (a nested call would never come back)."""
+    async with rt.Session(execution_mode="thread"):
+        assert await rt.call(Parent, 1) == [2, 3]  # worker threads now have idle loops
+        subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
+        assert await asyncio.wait_for(rt.call(Parent, 10), timeout=30) == [11, 12]

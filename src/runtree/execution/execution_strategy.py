@@ -19,6 +19,7 @@ import threading
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from runtree._async import new_loop
 from runtree._threads import DEFAULT_LIMIT, WorkerThreads
 from runtree.execution.task import Task
 from runtree.nodes.node import abandon
@@ -79,7 +80,7 @@ class _LoopHolder:
     __slots__ = ("loop",)
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop()
 
     def __del__(self) -> None:
         if not self.loop.is_running() and not self.loop.is_closed():

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-from runtree._async import close_loop, is_async_callable
+from runtree._async import close_loop, is_async_callable, new_loop
 from runtree.errors import ConfigurationError, SessionStateError
 from runtree.pubsub.messages import Message
 
@@ -158,7 +158,7 @@ class Subscription:
                             asyncio.run_coroutine_threadsafe(_awaited(result), home).result()
                         else:
                             if loop is None:
-                                loop = asyncio.new_event_loop()
+                                loop = new_loop()
                             loop.run_until_complete(result)
                 except Exception:
                     self.failed += 1

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
-from runtree._async import close_loop
+from runtree._async import ForkSafeLoop, close_loop
 from runtree._threads import blocking
 
 __all__ = ["LoopDriver", "cancel_all_tasks", "cancel_all_tasks_and_wait"]
@@ -42,7 +42,7 @@ _FAST_PASSES = 32
 _SIGNAL_CHECK = 0.2
 
 
-class _DrivenLoop(asyncio.SelectorEventLoop):
+class _DrivenLoop(ForkSafeLoop):
     """The default selector loop plus :meth:`start`, the fast path described above.
 
     It reads the loop's ready queue (``_ready``) and running markers, which every CPython
@@ -107,7 +107,7 @@ class _DrivenLoop(asyncio.SelectorEventLoop):
         # While start() creates its task, the task asks for its first step to be scheduled:
         # it is kept here and run at once, without a Handle or a pass through the queue.
         if self._first_step is not None:  # not the task's first step: schedule it as usual
-            return asyncio.SelectorEventLoop.call_soon(self, callback, *args, context=context)
+            return ForkSafeLoop.call_soon(self, callback, *args, context=context)
         self._first_step = (callback, args, context or contextvars.copy_context())
         return None
 

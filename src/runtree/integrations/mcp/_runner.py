@@ -32,6 +32,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
+from runtree._async import new_loop
 from runtree.integrations.mcp.errors import MCPConnectionError, MCPTimeoutError, MCPToolError
 from runtree.integrations.mcp.params import MCPHttpParams, MCPStdioParams
 from runtree.integrations.mcp.schema import RESULT_KEY, is_wrapped_output, one_line
@@ -53,7 +54,7 @@ class Runner:
     def __init__(self, target: Any, *, label: str) -> None:
         self.target = target
         self.label = label
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop()
         self.opened: concurrent.futures.Future[list[mcp_types.Tool]] = concurrent.futures.Future()
         #: why the session ended without being asked to (the server died, ...)
         self.lost: BaseException | None = None

@@ -33,6 +33,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from runtree._async import new_loop
 from runtree.errors import ExecutionError
 from runtree.execution.remote import REPLY
 from runtree.execution.wire import FrameBuffer, frame
@@ -75,7 +76,7 @@ class DriverChannel:
         self.refused = 0
         #: connections open now (touched on the channel's thread only)
         self.open_connections: set[_DriverConnection] = set()
-        self._loop = asyncio.new_event_loop()
+        self._loop = new_loop()
         self._server: asyncio.base_events.Server | None = None
         started: list[BaseException | tuple[str, int]] = []
         ready = threading.Event()

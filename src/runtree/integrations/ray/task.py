@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 import ray
 
+from runtree._async import new_loop
 from runtree.errors import ExecutionError
 from runtree.execution.link import MessageLink, run_remote_task
 from runtree.execution.remote import DONE, REPLY, TaskContext
@@ -282,7 +283,7 @@ class _Runtime:
 
     def __init__(self) -> None:
         #: runs while a task runs (in the task's thread, or a helper's once it parks)
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop()
         self._connections: dict[tuple[str, int, bytes], _Connection] = {}
         self._gates: dict[str, Any] = {}
         self._lock = threading.Lock()
