@@ -196,5 +196,5 @@ async def test_thread_mode_survives_a_forked_child() -> None:
     must not leave those loops deaf in the parent (a nested call would never come back)."""
     async with rt.Session(execution_mode="thread"):
         assert await rt.call(Parent, 1) == [2, 3]  # worker threads now have idle loops
-        subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)
+        subprocess.run([sys.executable, "-c", "pass"], preexec_fn=lambda: None, check=True)  # noqa: ASYNC221
         assert await asyncio.wait_for(rt.call(Parent, 10), timeout=30) == [11, 12]
