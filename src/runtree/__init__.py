@@ -7,8 +7,9 @@ changing the node. Conventional import: ``import runtree as rt``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import runtree.policy as _policy_package  # (cheap: its names load on first use)
 from runtree._lazy import lazy_exports
 from runtree.errors import (
     CallDepthError,
@@ -20,6 +21,7 @@ from runtree.errors import (
     NodeDefinitionError,
     NodeInvocationError,
     NodeStateError,
+    NodeTimeoutError,
     RemoteError,
     RunEndedError,
     RuntreeError,
@@ -47,6 +49,7 @@ if TYPE_CHECKING:
         testing,
     )
     from runtree.context.central import execution_mode
+    from runtree.context.policy import policy
     from runtree.integrations.mcp import (
         MCPHttpParams,
         MCPStdioParams,
@@ -66,6 +69,7 @@ if TYPE_CHECKING:
         agent_node,
     )
     from runtree.nodes import Node, NodeBuilder, NodeState, ToolCallable, function_node
+    from runtree.policy import CachePolicy, Policy, RetryPolicy
     from runtree.runtime import ExecutorConfig, Session
     from runtree.state import ExecutionInfo
     from runtree.state.config import set_config
@@ -87,6 +91,7 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
         "agent_node",
     ),
     "nodes": ("Node", "NodeBuilder", "NodeState", "ToolCallable", "function_node"),
+    "policy": ("CachePolicy", "Policy", "RetryPolicy"),
     "runtime": ("ExecutorConfig", "Session"),
     "state": ("ExecutionInfo",),
     "state.config": ("set_config",),
@@ -102,6 +107,7 @@ _SUBPACKAGES = (
     "interaction",
     "llm",
     "nodes",
+    "policy",
     "pubsub",
     "runtime",
     "state",
@@ -111,9 +117,37 @@ _SUBPACKAGES = (
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals(), subpackages=_SUBPACKAGES)
 
+
+class _PolicyEntry:
+    """``rt.policy``: call it for a per-call policy (``with rt.policy(retry=3): ...``, see
+    :func:`runtree.context.policy.policy`); its attributes are those of the
+    :mod:`runtree.policy` package (``rt.policy.RetryPolicy``). One name, both uses: the
+    package is imported first, so importing it again never replaces this."""
+
+    __slots__ = ()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        from runtree.context.policy import policy
+
+        return policy(*args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(_policy_package, name)
+
+    def __dir__(self) -> list[str]:
+        return dir(_policy_package)
+
+    def __repr__(self) -> str:
+        return "<rt.policy: per-call policies; the runtree.policy package>"
+
+
+if not TYPE_CHECKING:
+    policy = _PolicyEntry()
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "CachePolicy",
     "CallDepthError",
     "ConfigurationError",
     "ContextError",
@@ -131,7 +165,10 @@ __all__ = [
     "NodeInvocationError",
     "NodeState",
     "NodeStateError",
+    "NodeTimeoutError",
+    "Policy",
     "RemoteError",
+    "RetryPolicy",
     "RunEndedError",
     "RunStore",
     "RunStream",
@@ -168,6 +205,7 @@ __all__ = [
     "interaction",
     "llm",
     "nodes",
+    "policy",
     "pubsub",
     "runtime",
     "session",

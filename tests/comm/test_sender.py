@@ -93,6 +93,31 @@ async def test_returning_false_is_a_nack() -> None:
     assert receipt.attempts == 2
 
 
+async def test_retry_on_and_retry_after_hints_apply_to_deliveries() -> None:
+    time = FakeTime()
+    only_timeouts = comm.RetryPolicy(max_attempts=5, base_delay=1.0, retry_on=TimeoutError)
+    sender = sender_for(Receiver(failures=9), time, retry=only_timeouts)
+    with pytest.raises(comm.DeliveryFailedError) as info:
+        await sender.send("x")
+    assert info.value.dead_letter.attempts == 1 and time.sleeps == []  # not a TimeoutError
+
+    class SlowDown(Exception):
+        retry_after = 7.0
+
+    failures = iter([SlowDown(), None])
+
+    def throttled(message: comm.CommMessage) -> None:
+        failure = next(failures)
+        if failure is not None:
+            raise failure
+
+    receipt = await sender_for(throttled, time, retry=comm.RetryPolicy(max_delay=30)).send("y")
+    assert receipt.attempts == 2 and time.sleeps == [7.0]
+    answers = iter([False, True])  # a nack is retried whatever retry_on says
+    receipt = await sender_for(lambda m: next(answers), time, retry=only_timeouts).send("z")
+    assert receipt.attempts == 2 and time.sleeps == [7.0, 1.0]
+
+
 async def test_ack_timeout_counts_as_a_failed_attempt() -> None:
     time = FakeTime()
     never = asyncio.Event()

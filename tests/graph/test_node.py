@@ -259,6 +259,25 @@ async def test_retry_on_limits_which_errors_are_retried() -> None:
     assert node.statistics().attempts == 1
 
 
+async def test_a_retry_after_hint_sets_the_wait() -> None:
+    class Throttled(Exception):
+        retry_after = 4.0
+
+    class Throttling(Flaky):
+        def exec(self, prep_res: Any) -> int:
+            if self.attempt == 1:
+                raise Throttled
+            return self.attempt
+
+    sleep = SleepRecorder()
+    node = Throttling(0, max_retries=2, wait=0.5, sleep=sleep)
+    async with rt.Session() as session:
+        result = await rg.Graph(node).run()
+    assert result.shared["answer"] == 2 and sleep.delays == [4.0]
+    attempts = [r.attributes for _, r in session.info.walk() if r.node_name == "Throttling.exec"]
+    assert attempts == [{"runtree.attempt": 1}, {"runtree.attempt": 2}]
+
+
 async def test_max_wait_caps_the_backoff() -> None:
     node = Flaky(0, wait=1.0, backoff="exponential", max_wait=3.0)
     assert [node.retry_delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 3.0, 3.0]

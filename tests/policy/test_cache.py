@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import runtree as rt
-from runtree.policy import CachePolicy, MemoryCacheBackend, Policy, ResultCache, RetryPolicy
+from runtree.policy import MemoryCacheBackend, ResultCache
 
 
 class Clock:
@@ -49,29 +49,3 @@ def test_the_least_recently_used_entries_go_first() -> None:
     backend.put("n", "c", "c", now=0, ttl=None)
     assert backend.get("n", "b", now=0) == (False, None)
     assert len(backend) == 2 and backend.evicted == 1
-
-
-def test_policy_options_merge_one_by_one() -> None:
-    base = Policy(retry=3, timeout=5, max_concurrency=2)
-    assert base.retry == RetryPolicy(max_attempts=3)
-    call = Policy(timeout=1, cache=True)
-    merged = base.merged(call)
-    assert (merged.timeout, merged.max_concurrency, merged.retry) == (1, 2, base.retry)
-    assert merged.cache == CachePolicy()
-    assert base.merged(None) is base and Policy().empty and not base.empty
-
-
-@pytest.mark.parametrize(
-    ("options", "message"),
-    [
-        ({"retry": "3"}, "retry must be a RetryPolicy"),
-        ({"timeout": 0}, "timeout must be > 0"),
-        ({"max_concurrency": 0}, "max_concurrency must be >= 1"),
-        ({"rate_limit": (5,)}, "rate_limit must be"),
-        ({"rate_limit": (5, 0)}, "per_seconds must be > 0"),
-        ({"cache": "yes"}, "cache must be a CachePolicy"),
-    ],
-)
-def test_bad_policies_name_the_option(options: dict[str, object], message: str) -> None:
-    with pytest.raises(rt.ConfigurationError, match=message):
-        Policy(**options)  # type: ignore[arg-type]

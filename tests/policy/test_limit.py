@@ -115,7 +115,7 @@ async def test_rate_limit_serves_concurrent_waiters_in_arrival_order() -> None:
 def test_limits_refuse_bad_settings() -> None:
     with pytest.raises(rt.ConfigurationError, match="limit must be >= 1"):
         ConcurrencyLimit(0)
-    with pytest.raises(rt.ConfigurationError, match="per must be > 0"):
+    with pytest.raises(rt.ConfigurationError, match=r"^rate per \(seconds\) must be > 0, got 0$"):
         RateLimit(1, 0)
     with pytest.raises(rt.ConfigurationError, match="calls must be an int"):
         RateLimit(1.5, 1)  # type: ignore[arg-type]

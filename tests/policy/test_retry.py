@@ -72,3 +72,40 @@ def test_dict_round_trip_and_the_communication_package_uses_the_same_class() -> 
     with pytest.raises(rt.ConfigurationError, match="unknown key retry.retry_on"):
         RetryPolicy.from_dict({"retry_on": "ValueError"})
     assert rt.comm.RetryPolicy is RetryPolicy
+
+
+def test_no_cap_takes_any_hint_and_grows_without_end() -> None:
+    policy = RetryPolicy(max_attempts=12, base_delay=1, max_delay=None)
+    assert policy.delay(11) == 1024.0
+    assert policy.next_delay(Throttled(3600), 1) == 3600.0
+
+
+def test_named_options_report_errors_in_the_callers_words() -> None:
+    labels = {"max_attempts": "Fetch.max_retries", "base_delay": "Fetch.wait"}
+    policy = RetryPolicy.named(labels, max_attempts=2, base_delay=0.5, backoff="linear")
+    assert policy == RetryPolicy(max_attempts=2, base_delay=0.5, backoff="linear")
+    with pytest.raises(rt.ConfigurationError, match=r"^Fetch.max_retries must be >= 1, got 0$"):
+        RetryPolicy.named(labels, max_attempts=0)
+    with pytest.raises(rt.ConfigurationError, match=r"^Fetch.wait must be >= 0, got -1$"):
+        RetryPolicy.named(labels, base_delay=-1)
+    with pytest.raises(rt.ConfigurationError, match="unknown retry option"):
+        RetryPolicy.named(labels, retries=3)
+
+
+def test_a_policy_clock_takes_only_callables() -> None:
+    from runtree.policy import PolicyClock
+
+    assert PolicyClock().random() < 1.0
+    with pytest.raises(rt.ConfigurationError, match=r"^PolicyClock.sleep must be callable"):
+        PolicyClock(sleep=0.1)  # type: ignore[arg-type]
+
+
+def test_graph_steps_and_model_calls_use_the_same_retry_policy() -> None:
+    from runtree.graph import Node as GraphNode
+
+    step = GraphNode(max_retries=3, wait=0.5, backoff="exponential", max_wait=0.75)
+    assert step.retry_policy() == RetryPolicy(
+        max_attempts=3, backoff="exponential", base_delay=0.5, max_delay=0.75
+    )
+    assert [step.retry_delay(n) for n in (1, 2)] == [0.5, 0.75]
+    assert GraphNode().retry_policy().max_delay is None  # no max_wait: no cap

@@ -2,9 +2,11 @@
 
 ``deliver(message)`` (sync or async) hands a message to its receiver. The delivery is
 *acknowledged* when it returns anything but ``False``; it is a failed attempt when it returns
-``False`` (an explicit nack), raises, or takes longer than ``ack_timeout``. Failed attempts are
-retried after the :class:`~runtree.comm.retry.RetryPolicy`'s backoff; after the last one the
-message becomes a :class:`~runtree.comm.delivery_log.DeadLetter` in ``dead_letters``.
+``False`` (an explicit nack), raises, or takes longer than ``ack_timeout`` (a
+``TimeoutError``). Failed attempts are retried after the :class:`~runtree.comm.retry.RetryPolicy`'s
+backoff (an exception not in its ``retry_on`` is not retried; one with a ``retry_after`` hint
+waits that long); after the last one the message becomes a
+:class:`~runtree.comm.delivery_log.DeadLetter` in ``dead_letters``.
 
 Every step is recorded in a :class:`~runtree.comm.delivery_log.DeliveryLog` (sent, each attempt
 before it starts, acked or dead). ``recover()`` (run on ``async with`` entry) redelivers what
@@ -179,10 +181,11 @@ class ReliableSender(Generic[T]):
         try:
             attempt = done
             reason, error_type = "attempts exhausted before recovery", None
-            while attempt < self.retry.max_attempts:
+            wait: float | None = 0.0
+            while attempt < self.retry.max_attempts and wait is not None:
                 if attempt > done:
                     self._retries += 1
-                    await self._sleep(self.retry.delay(attempt, random=self._random))
+                    await self._sleep(wait)
                 attempt += 1
                 self.log.record_attempt(message_id, attempt)
                 self._attempts += 1
@@ -191,7 +194,8 @@ class ReliableSender(Generic[T]):
                     self.log.record_acked(message_id)
                     self._acked += 1
                     return DeliveryReceipt(message_id=message_id, status="acked", attempts=attempt)
-                reason, error_type = failure
+                reason, error_type, error = failure
+                wait = self._wait(error, attempt)
                 logger.info(
                     "delivery %s of %r failed (attempt %d/%d): %s",
                     message_id,
@@ -217,8 +221,18 @@ class ReliableSender(Generic[T]):
         finally:
             self._in_flight.discard(message_id)
 
-    async def _attempt(self, message: CommMessage) -> tuple[str, str | None] | None:
-        """``None`` when acknowledged, else ``(reason, error type name)``."""
+    def _wait(self, error: BaseException, attempt: int) -> float | None:
+        """Seconds before the next attempt, or ``None``: no more (a nack is always worth
+        another attempt; an exception only when the policy retries it)."""
+        if isinstance(error, _Rejected):
+            if attempt >= self.retry.max_attempts:
+                return None
+            return self.retry.delay(attempt, random=self._random)
+        return self.retry.next_delay(error, attempt, random=self._random)
+
+    async def _attempt(self, message: CommMessage) -> tuple[str, str | None, BaseException] | None:
+        """``None`` when acknowledged, else ``(reason, error type name, the failure)`` (a
+        nack is a :class:`_Rejected`, a missing acknowledgement a ``TimeoutError``)."""
         try:
             if self.ack_timeout is None:
                 result: Any = await call_maybe_async(self.deliver, message)
@@ -231,12 +245,14 @@ class ReliableSender(Generic[T]):
                         task.cancel()
                 if not done:
                     await asyncio.wait({task})  # let it finish cancelling
-                    return (f"no acknowledgement within {self.ack_timeout}s", "TimeoutError")
+                    reason = f"no acknowledgement within {self.ack_timeout}s"
+                    return (reason, "TimeoutError", TimeoutError(reason))
                 result = task.result()
         except Exception as exc:
-            return (f"{type(exc).__name__}: {exc}", type(exc).__qualname__)
+            return (f"{type(exc).__name__}: {exc}", type(exc).__qualname__, exc)
         if result is False:
-            return ("rejected by the receiver (returned False)", None)
+            reason = "rejected by the receiver (returned False)"
+            return (reason, None, _Rejected(reason))
         return None
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -248,3 +264,7 @@ class ReliableSender(Generic[T]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         return None
+
+
+class _Rejected(Exception):
+    """A delivery the receiver refused (returned ``False``): always worth another attempt."""

@@ -166,7 +166,7 @@ class TaskBridge:
             return
         assert self.host is not None
         try:
-            parent, target, args, kwargs, mode = pickle.loads(body)
+            parent, target, args, kwargs, mode, policy = pickle.loads(body)
         except Exception as exc:
             self._answer(
                 msg_id,
@@ -176,7 +176,7 @@ class TaskBridge:
                 ),
             )
             return
-        call = self.host.call(parent, target, args, kwargs, mode)
+        call = self.host.call(parent, target, args, kwargs, mode, policy)
         running: asyncio.Task[Any] = self.context.run(self.loop.create_task, call)
         self._calls[msg_id] = running
         name = target_name(target)

@@ -32,6 +32,7 @@ from runtree.execution.remote import (
 from runtree.execution.wire import described, dumps, pack_done, pack_outcome, unpack_outcome
 from runtree.nodes import settings as node_settings
 from runtree.nodes.node import Node
+from runtree.policy.policy import Policy
 from runtree.pubsub.messages import Message
 from runtree.pubsub.publisher import RTPublisher
 
@@ -129,10 +130,11 @@ class MessageLink:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        policy: Policy | None = None,
     ) -> Any:
         name = target_name(target)
         try:
-            body = dumps((parent_id, target, args, kwargs, mode))
+            body = dumps((parent_id, target, args, kwargs, mode, policy))
         except Exception as exc:
             raise ExecutionError(
                 f"the call of node {name!r} cannot be sent from this worker process to its "

@@ -18,7 +18,9 @@ A transport moves ``(kind, msg_id, body)`` messages: worker to session, it hands
 ``MessageLink.receive_reply`` on the worker's loop. A nested call that runs where the node
 is costs two one-way messages (``OPEN``, ``CLOSE``), or one round trip when the run may
 answer it from its journal (a resumed run) and a second when ``CLOSE`` must wait for a
-durable journal; a call handed back costs one round trip (``CALL``).
+durable journal; a call handed back costs one round trip (``CALL``). A call with a policy
+(retries, limits, a cache: :class:`runtree.policy.Policy`) is always handed back, because
+the run's limits and caches live in the session.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from runtree.pubsub.messages import Message, NodeFailed, NodeFinished, NodeStart
 
 if TYPE_CHECKING:
     from runtree.context.store import RunContext
+    from runtree.policy.policy import Policy
 
 __all__ = [
     "CALL",
@@ -132,8 +135,10 @@ class CallHost(Protocol):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        policy: Policy | None = None,
     ) -> Coroutine[Any, Any, Any]:
-        """Run a whole call in the session (in ``mode``); its result or exception."""
+        """Run a whole call in the session (in ``mode``, under ``policy``: the
+        ``rt.policy`` block around the call in the worker); its result or exception."""
 
 
 class RemoteLink(Protocol):
@@ -163,6 +168,7 @@ class RemoteLink(Protocol):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        policy: Policy | None = None,
     ) -> Any: ...
 
     def publish(self, message: Message) -> None: ...

@@ -12,22 +12,26 @@ step really run at once); ``async def exec`` needs neither.
 
 ``max_retries`` is the number of ``exec`` attempts (default 1: no retry); a failed attempt
 is retried after ``wait`` seconds, growing with ``backoff`` (``"fixed"``, ``"linear"``,
-``"exponential"``) up to ``max_wait``; only exceptions in ``retry_on`` are retried.
-``self.attempt`` is the number of the running attempt (1-based), ``self.cur_retry`` its
-index (0-based). When the attempts are used up, ``exec_fallback(prep_res, exc)`` decides:
-by default it re-raises ``exc``; override it to return a result instead.
+``"exponential"``) up to ``max_wait``; only exceptions in ``retry_on`` are retried; an
+exception that carries a ``retry_after`` hint (seconds) waits that long instead (not
+retried when the hint is longer than ``max_wait``). These options are a
+:class:`runtree.policy.RetryPolicy` (:meth:`Node.retry_policy`): graph steps, node calls,
+model calls and reliable delivery all retry with the same code. ``self.attempt`` is the
+number of the running attempt (1-based), ``self.cur_retry`` its index (0-based). When the
+attempts are used up, ``exec_fallback(prep_res, exc)`` decides: by default it re-raises
+``exc``; override it to return a result instead.
 
 In the run tree, a step is a request named after the node, and every ``exec`` attempt is
-a child request ``"<name>.exec"`` (failed attempts are recorded as failed).
+a child request ``"<name>.exec"`` (failed attempts are recorded as failed; with
+``max_retries > 1`` each carries the attribute ``runtree.attempt``: 1, 2, ...).
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
-from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, Generic, Literal, TypeVar, get_args
+from collections.abc import Awaitable
+from typing import Any, ClassVar, Generic, TypeVar
 
 from runtree._async import is_async_callable
 from runtree._threads import run_in_thread
@@ -35,16 +39,22 @@ from runtree.errors import ConfigurationError
 from runtree.graph._tracking import Record, StepContext, maybe_await, track
 from runtree.graph.base import BaseNode, Shared, StepOutcome, check_action, check_flag
 from runtree.graph.errors import GraphDefinitionError
+from runtree.policy.clock import Sleep
+from runtree.policy.policy import ATTEMPT_ATTRIBUTE
+from runtree.policy.retry import BACKOFFS, Backoff, RetryPolicy
 
 __all__ = ["BACKOFFS", "Backoff", "Node", "NodeStatistics", "Sleep"]
 
 P = TypeVar("P")
 E = TypeVar("E")
 
-Backoff = Literal["fixed", "linear", "exponential"]
-BACKOFFS: tuple[str, ...] = get_args(Backoff)
-#: An injectable sleep: ``await sleep(seconds)``.
-Sleep = Callable[[float], Awaitable[Any]]
+#: what the graph's retry options are called in :class:`~runtree.policy.RetryPolicy`
+_RETRY_OPTIONS = {
+    "max_attempts": "max_retries",
+    "base_delay": "wait",
+    "max_delay": "max_wait",
+    "backoff": "backoff",
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,28 +90,18 @@ class _Counters:
         self.peak = 0
 
 
-def _check_retry_options(
-    owner: str, max_retries: Any, wait: Any, backoff: Any, max_wait: Any
-) -> None:
-    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 1:
-        raise ConfigurationError(
-            f"{owner}: max_retries is the number of exec attempts, an int >= 1 "
-            f"(1: no retry), got {max_retries!r}"
-        )
-    for label, value in (("wait", wait), ("max_wait", max_wait)):
-        if value is None and label == "max_wait":
-            continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value < 0
-        ):
-            raise ConfigurationError(f"{owner}: {label} must be a number >= 0, got {value!r}")
-    if backoff not in BACKOFFS:
-        raise ConfigurationError(
-            f"{owner}: backoff must be one of {'|'.join(BACKOFFS)}, got {backoff!r}"
-        )
+def _retry_policy(where: str, options: Any) -> RetryPolicy:
+    """The :class:`RetryPolicy` of a graph node's (or class's) retry options; a bad option
+    is named as the graph calls it (``where`` is a template: ``"Fetch.{}"`` gives
+    ``Fetch.max_retries must be >= 1, got 0``)."""
+    return RetryPolicy.named(
+        {field: where.format(name) for field, name in _RETRY_OPTIONS.items()},
+        max_attempts=options.max_retries,
+        backoff=options.backoff,
+        base_delay=options.wait,
+        max_delay=options.max_wait,
+        retry_on=options.retry_on,
+    )
 
 
 class Node(BaseNode, Generic[P, E]):
@@ -139,7 +139,6 @@ class Node(BaseNode, Generic[P, E]):
                     f"{where}.{method} must be a plain method (`def {method}(self, ...)` or "
                     f"`async def {method}(self, ...)`)"
                 )
-        _check_retry_options(where, cls.max_retries, cls.wait, cls.backoff, cls.max_wait)
         if not isinstance(cls.exec_in_thread, bool):
             raise GraphDefinitionError(
                 f"{where}.exec_in_thread must be True or False, got {cls.exec_in_thread!r}"
@@ -151,6 +150,7 @@ class Node(BaseNode, Generic[P, E]):
             raise GraphDefinitionError(
                 f"{where}.retry_on must be a tuple of exception classes, got {retry_on!r}"
             )
+        _retry_policy(f"{where}.{{}}", cls)
 
     def __init__(
         self,
@@ -172,9 +172,7 @@ class Node(BaseNode, Generic[P, E]):
             self.backoff = backoff
         if max_wait is not None:
             self.max_wait = max_wait
-        _check_retry_options(
-            f"node {self.name!r}", self.max_retries, self.wait, self.backoff, self.max_wait
-        )
+        self.retry_policy()  # bad options fail here
         if sleep is not None and not callable(sleep):
             raise ConfigurationError(f"node {self.name!r}: sleep must be callable, got {sleep!r}")
         if exec_in_thread is not None:
@@ -220,17 +218,15 @@ class Node(BaseNode, Generic[P, E]):
             peak_concurrency=c.peak,
         )
 
+    def retry_policy(self) -> RetryPolicy:
+        """This node's retry options as a :class:`runtree.policy.RetryPolicy`
+        (``max_retries`` attempts, ``wait`` growing with ``backoff`` up to ``max_wait``,
+        only ``retry_on`` failures), read from the node as it is now."""
+        return _retry_policy(f"node {self.name!r}: {{}}", self)
+
     def retry_delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt ``attempt`` (1-based) before the next one."""
-        if self.backoff == "linear":
-            delay = self.wait * attempt
-        elif self.backoff == "exponential":
-            delay = self.wait * 2.0 ** min(attempt - 1, 1024)
-        else:
-            delay = self.wait
-        if self.max_wait is not None:
-            delay = min(delay, self.max_wait)
-        return float(delay)
+        return self.retry_policy().delay(attempt)
 
     # -- running -----------------------------------------------------------------------------
 
@@ -266,7 +262,8 @@ class Node(BaseNode, Generic[P, E]):
     async def _exec_with_retries(
         self, prep_res: Any, request_name: str, item_label: str
     ) -> tuple[Any, int, bool, int]:
-        attempts = self.max_retries
+        policy = self.retry_policy()
+        attempts = policy.max_attempts
         counters = self._counters
         for number in range(1, attempts + 1):
             self.attempt = number
@@ -276,10 +273,15 @@ class Node(BaseNode, Generic[P, E]):
                 counters.retries += 1
             label = f"{request_name}{item_label} attempt {number}/{attempts}"
             try:
-                result = await track(request_name, lambda: self._exec_once(prep_res), label=label)
+                result = await track(
+                    request_name,
+                    lambda: self._exec_once(prep_res),
+                    label=label,
+                    attributes={ATTEMPT_ATTRIBUTE: number} if attempts > 1 else None,
+                )
             except Exception as exc:
-                if number < attempts and isinstance(exc, self.retry_on):
-                    delay = self.retry_delay(number)
+                delay = policy.next_delay(exc, number)
+                if delay is not None:
                     if delay > 0:
                         await self._sleep(delay)
                     continue

@@ -2,7 +2,8 @@
 
 The node's name is the function's name; its tool description comes from the signature,
 the type hints and the docstring (Google ``Args:`` sections and ``:param x:`` lines are
-understood). Calls are checked against the signature before anything runs.
+understood). Calls are checked against the signature before anything runs. ``policy=``
+(or ``@rt.policy(...)`` on the function) gives the node a :class:`runtree.Policy`.
 """
 
 from __future__ import annotations
@@ -20,11 +21,21 @@ from runtree._signature import underlying as _underlying
 from runtree.errors import NodeDefinitionError, NodeInvocationError
 from runtree.llm.tools import Tool
 from runtree.nodes.node import Node
+from runtree.policy.policy import Policy
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["FunctionNode", "function_node", "make_argument_checker", "tool_from_function"]
+__all__ = [
+    "FUNCTION_POLICY",
+    "FunctionNode",
+    "function_node",
+    "make_argument_checker",
+    "tool_from_function",
+]
+
+#: the attribute ``@rt.policy(...)`` sets on a function it decorates
+FUNCTION_POLICY = "__runtree_policy__"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -113,24 +124,41 @@ def make_argument_checker(func: Callable[..., Any]) -> Callable[..., None]:
 
 @overload
 def function_node(
-    func: Callable[P, Coroutine[Any, Any, T]], *, name: str | None = None
+    func: Callable[P, Coroutine[Any, Any, T]],
+    *,
+    name: str | None = None,
+    policy: Policy | None = None,
 ) -> type[FunctionNode[P, T]]: ...
 @overload
-def function_node(func: Callable[P, T], *, name: str | None = None) -> type[FunctionNode[P, T]]: ...
+def function_node(
+    func: Callable[P, T], *, name: str | None = None, policy: Policy | None = None
+) -> type[FunctionNode[P, T]]: ...
 
 
 def function_node(
-    func: Callable[..., Any], *, name: str | None = None
+    func: Callable[..., Any], *, name: str | None = None, policy: Policy | None = None
 ) -> type[FunctionNode[..., Any]]:
     """Turn ``func`` (sync or async) into a node class. Usable as a decorator.
 
-    The class is typed ``type[FunctionNode[P, T]]`` (``P``: the function's parameters, ``T``:
-    what it returns, awaited for an async function)."""
+    ``policy`` is the node's :class:`runtree.Policy` (over the one ``@rt.policy(...)``
+    attached to ``func``, option by option). The class is typed
+    ``type[FunctionNode[P, T]]`` (``P``: the function's parameters, ``T``: what it returns,
+    awaited for an async function)."""
     if isinstance(func, type) and issubclass(func, Node):
         raise NodeDefinitionError(f"{func.__qualname__} is already a node class")
     if not callable(func):
         raise NodeDefinitionError(f"function_node needs a function, got {func!r}")
-    if name is None:
+    if policy is not None and not isinstance(policy, Policy):
+        raise NodeDefinitionError(
+            f"function_node: policy must be a runtree.Policy (e.g. rt.Policy(retry=3)), "
+            f"got {policy!r}"
+        )
+    attached: Policy | None = getattr(func, FUNCTION_POLICY, None)
+    if attached is not None and policy is not None:
+        policy = attached.merged(policy)
+    elif attached is not None:
+        policy = attached
+    if name is None and policy is attached:
         cached = _cache.get(func)
         if cached is not None:
             return cached
@@ -160,12 +188,13 @@ def function_node(
         "__module__": getattr(inner, "__module__", None) or __name__,
         "__qualname__": getattr(inner, "__qualname__", node_name),
         "__doc__": getattr(inner, "__doc__", None),
+        "policy": policy,
     }
     class_name = node_name if node_name.isidentifier() else "FunctionNode"
     node_cls = typing.cast(
         type[FunctionNode[..., Any]], type(class_name, (FunctionNode,), namespace)
     )
-    if name is None:
+    if name is None and policy is attached:
         with contextlib.suppress(TypeError):  # not weak-referenceable: just do not cache
             _cache[func] = node_cls
     return node_cls

@@ -26,6 +26,7 @@ from runtree._threads import run_in_thread
 from runtree.errors import NodeDefinitionError, NodeInvocationError
 from runtree.nodes.details import DebugDetails, LatencyDetails
 from runtree.nodes.settings import node_debug_enabled
+from runtree.policy.policy import Policy
 from runtree.pubsub.messages import NodeFailed, NodeFinished, NodeStarted, summarise
 from runtree.pubsub.publisher import current_publisher
 
@@ -144,6 +145,12 @@ def _check_class(cls: type) -> None:
     mode = cls.__dict__.get("execution_mode")
     if mode is not None and not isinstance(mode, str):
         raise NodeDefinitionError(f"{where}.execution_mode must be a string, got {mode!r}")
+    policy = cls.__dict__.get("policy")
+    if policy is not None and not isinstance(policy, Policy):
+        raise NodeDefinitionError(
+            f"{where}.policy must be a runtree.Policy (e.g. `policy = rt.Policy(retry=3)`), "
+            f"got {policy!r}"
+        )
     invoke = cls.__dict__.get("invoke")
     if invoke is None:
         return
@@ -171,9 +178,12 @@ class Node(ToolCallable, Generic[T]):
     Subclasses take their inputs in ``__init__`` (calling ``super().__init__()``) and
     implement ``invoke`` (async, or sync to run in a worker thread). ``execution_mode``
     may pin the strategy the node runs on (``"async"``, ``"thread"``, ``"process"``).
+    ``policy`` (a :class:`runtree.Policy`) gives every call of the node retries, a timeout,
+    limits or a cache (see ``docs/policies.md``).
     """
 
     execution_mode: ClassVar[str | None] = None
+    policy: ClassVar[Policy | None] = None
     details: dict[str, Any]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

@@ -110,7 +110,7 @@ class ResultCache:
         if not callable(key):
             raise ConfigurationError(f"cache key must be a function, got {key!r}")
         if ttl is not None:
-            check_number(ttl, "cache ttl", minimum=0)
+            check_number(ttl, "cache ttl (seconds)", minimum=0, positive=True)
         if backend is not None and not isinstance(backend, CacheBackend):
             raise ConfigurationError(f"cache backend must have get() and put(), got {backend!r}")
         self.key = key

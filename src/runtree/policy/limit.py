@@ -13,24 +13,12 @@ import collections
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 from runtree.errors import ConfigurationError
+from runtree.policy.clock import Clock, Sleep
 from runtree.policy.retry import check_number
 
-__all__ = [
-    "Clock",
-    "ConcurrencyLimit",
-    "LimitStatistics",
-    "RateLimit",
-    "Sleep",
-]
-
-#: Seconds from an arbitrary start (``time.monotonic`` by default).
-Clock = Callable[[], float]
-#: ``await sleep(seconds)`` (``asyncio.sleep`` by default).
-Sleep = Callable[[float], Awaitable[Any]]
+__all__ = ["ConcurrencyLimit", "LimitStatistics", "RateLimit"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -134,9 +122,7 @@ class RateLimit:
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         check_number(calls, f"{name} calls", minimum=1, integer=True)
-        check_number(per, f"{name} per", minimum=0)
-        if per <= 0:
-            raise ConfigurationError(f"{name} per must be > 0 seconds, got {per!r}")
+        check_number(per, f"{name} per (seconds)", minimum=0, positive=True)
         if not callable(clock) or not callable(sleep):
             raise ConfigurationError(f"{name}: clock and sleep must be callables")
         self.calls = calls

@@ -17,7 +17,34 @@ from runtree.errors import ConfigurationError
 from runtree.policy.cache import json_key
 from runtree.policy.retry import RetryPolicy, check_number
 
-__all__ = ["CachePolicy", "Policy"]
+__all__ = [
+    "ATTEMPT_ATTRIBUTE",
+    "CACHE_ATTRIBUTE",
+    "POLICY_USE",
+    "CachePolicy",
+    "Policy",
+    "PolicyUse",
+]
+
+#: request attribute of a retry attempt: its number (1-based)
+ATTEMPT_ATTRIBUTE = "runtree.attempt"
+#: request attribute of a call answered from its node's cache: ``"hit"``
+CACHE_ATTRIBUTE = "runtree.cache"
+
+
+class PolicyUse:
+    """Whether this process has made a :class:`Policy` yet (``seen``; one made by unpickling
+    counts too). Until one exists no call can have a policy, so the call path reads this one
+    attribute and skips all policy work: policies cost nothing where they are not used."""
+
+    __slots__ = ("seen",)
+
+    def __init__(self) -> None:
+        self.seen = False
+
+
+#: the process's :class:`PolicyUse`
+POLICY_USE = PolicyUse()
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,12 +60,12 @@ class CachePolicy:
 
     def __post_init__(self) -> None:
         if self.ttl is not None:
-            check_number(self.ttl, "cache.ttl", minimum=0)
+            check_number(self.ttl, "CachePolicy.ttl (seconds)", minimum=0, positive=True)
         if not callable(self.key):
-            raise ConfigurationError(f"cache.key must be a function, got {self.key!r}")
+            raise ConfigurationError(f"CachePolicy.key must be a function, got {self.key!r}")
         if not isinstance(self.persist, bool):
-            raise ConfigurationError(f"cache.persist must be a bool, got {self.persist!r}")
-        check_number(self.max_entries, "cache.max_entries", minimum=1, integer=True)
+            raise ConfigurationError(f"CachePolicy.persist must be a bool, got {self.persist!r}")
+        check_number(self.max_entries, "CachePolicy.max_entries", minimum=1, integer=True)
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,47 +91,60 @@ class Policy:
     def __post_init__(self) -> None:
         retry: Any = self.retry
         if isinstance(retry, int) and not isinstance(retry, bool):
-            object.__setattr__(self, "retry", RetryPolicy(max_attempts=retry))
+            labels = {"max_attempts": "Policy.retry (a number of attempts)"}
+            object.__setattr__(self, "retry", RetryPolicy.named(labels, max_attempts=retry))
         elif retry is not None and not isinstance(retry, RetryPolicy):
             raise ConfigurationError(
-                f"policy retry must be a RetryPolicy or a number of attempts, got {retry!r}"
+                f"Policy.retry must be a RetryPolicy or a number of attempts, got {retry!r}"
             )
         if self.timeout is not None:
-            check_number(self.timeout, "policy timeout", minimum=0)
-            if self.timeout <= 0:
-                raise ConfigurationError(f"policy timeout must be > 0, got {self.timeout!r}")
+            check_number(self.timeout, "Policy.timeout (seconds)", minimum=0, positive=True)
         if self.max_concurrency is not None:
-            check_number(self.max_concurrency, "policy max_concurrency", minimum=1, integer=True)
+            check_number(self.max_concurrency, "Policy.max_concurrency", minimum=1, integer=True)
         rate: Any = self.rate_limit
         if rate is not None:
+            if isinstance(rate, list):  # (as a JSON or YAML file gives it)
+                rate = tuple(rate)
+                object.__setattr__(self, "rate_limit", rate)
             if not isinstance(rate, tuple) or len(rate) != 2:
                 raise ConfigurationError(
-                    f"policy rate_limit must be (calls, per_seconds), got {rate!r}"
+                    f"Policy.rate_limit must be (calls, per_seconds), got {rate!r}"
                 )
-            check_number(rate[0], "policy rate_limit calls", minimum=1, integer=True)
-            check_number(rate[1], "policy rate_limit per_seconds", minimum=0)
-            if rate[1] <= 0:
-                raise ConfigurationError(f"policy rate_limit per_seconds must be > 0, got {rate!r}")
+            check_number(rate[0], "Policy.rate_limit calls", minimum=1, integer=True)
+            check_number(rate[1], "Policy.rate_limit per_seconds", minimum=0, positive=True)
         cache: Any = self.cache
         if cache is True:
             object.__setattr__(self, "cache", CachePolicy())
         elif cache is False:
             object.__setattr__(self, "cache", None)
         elif cache is not None and not isinstance(cache, CachePolicy):
-            raise ConfigurationError(f"policy cache must be a CachePolicy or a bool, got {cache!r}")
+            raise ConfigurationError(f"Policy.cache must be a CachePolicy or a bool, got {cache!r}")
+        POLICY_USE.seen = True
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt through __init__ in the process that loads it, so POLICY_USE sees it there
+        return (_remade, (self.options(),))
+
+    def options(self) -> dict[str, Any]:
+        """The options that are set (not ``None``), by name."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if getattr(self, f.name) is not None
+        }
 
     def merged(self, override: Policy | None) -> Policy:
         """This policy with every option ``override`` sets replacing its own."""
         if override is None:
             return self
-        changes = {
-            f.name: getattr(override, f.name)
-            for f in dataclasses.fields(override)
-            if getattr(override, f.name) is not None
-        }
+        changes = override.options()
         return dataclasses.replace(self, **changes) if changes else self
 
     @property
     def empty(self) -> bool:
         """Whether the policy changes nothing (calls run as if there were none)."""
         return all(getattr(self, f.name) is None for f in dataclasses.fields(self))
+
+
+def _remade(options: dict[str, Any]) -> Policy:
+    return Policy(**options)

@@ -27,6 +27,9 @@ whichever thread waits for it: see :mod:`runtree.runtime.sync` and
   :class:`~runtree.store.StoreError` on exit.
 * ``max_call_depth``: how deep calls may nest (default 100) before a call raises
   :class:`~runtree.errors.CallDepthError`.
+* ``policy_clock``: where node policies (:class:`~runtree.policy.Policy`) get the time: a
+  :class:`~runtree.policy.PolicyClock` (tests pass one that needs no real waiting). A
+  journaled run keeps ``CachePolicy(persist=True)`` outputs in its journal's file.
 
 The first argument is ``context``, the values the run context starts with; an
 :class:`~runtree.state.config.ExecutorConfig` there instead gives the options at once
@@ -70,6 +73,7 @@ from runtree.errors import (
 from runtree.execution.coordinator import Coordinator, CoordinatorStatistics
 from runtree.execution.execution_strategy import ExecutionStrategy
 from runtree.nodes import settings as node_settings
+from runtree.policy.clock import PolicyClock
 from runtree.pubsub.messages import Streaming
 from runtree.pubsub.publisher import PublisherStatistics, RTPublisher, current_publisher
 from runtree.pubsub.subscriber import stream_subscriber
@@ -82,7 +86,9 @@ from runtree.runtime.run_log import RunLog
 from runtree.runtime.strategies import check_available, default_strategies
 from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, InfoStatistics, RequestRecord
+from runtree.state.policy_run import PolicyStatistics
 from runtree.state.state import RTState
+from runtree.store.cache import JournalCacheBackend
 from runtree.store.errors import StoreError
 from runtree.store.journal import (
     DEFAULT_STORE,
@@ -117,6 +123,8 @@ class SessionStatistics:
     publisher: PublisherStatistics
     #: ``{name: statistics}`` of the channels, queues, buses... created during the run
     communication: dict[str, Any]
+    #: the calls that ran under a node policy: attempts, retries, timeouts, cache hits, limits
+    policies: PolicyStatistics
 
 
 class Session:
@@ -145,6 +153,7 @@ class Session:
         durability: str = "batch",
         resume: str | None = None,
         max_call_depth: int | None = None,
+        policy_clock: PolicyClock | None = None,
     ) -> None:
         options = session_options(
             context,
@@ -207,6 +216,8 @@ class Session:
             self.publisher,
             observer=self.journal,
             run_context=self.context,
+            policy_clock=policy_clock,
+            cache_backend=None if self.journal is None else JournalCacheBackend(self.journal),
         )
         self.state.track_tasks(self.config.end_on_error or self.config.timeout is not None)
         if self.config.broadcast_callback is not None:
@@ -271,6 +282,7 @@ class Session:
             jobs=self.coordinator.state.statistics(),
             publisher=self.publisher.statistics(),
             communication=self.communication.statistics(),
+            policies=self.state.policies.statistics(),
         )
 
     # -- opening and closing -----------------------------------------------------------------
@@ -364,6 +376,7 @@ class Session:
         status, error = run_outcome(exc, timed_out=self._timed_out, ended_by=self.state.ended_by)
         if self._run_log is not None:
             self._run_log.close(status, error)
+        self.state.policies.close()  # (its persistent caches' connection to the file)
         if self.journal is None:
             return None
         self.state.detach_observer()

@@ -6,7 +6,8 @@ Inside a worker, :func:`worker_scope` makes ``rt.call``, ``rt.call_batch``, ``rt
 and ``rt.broadcast`` work as they do in the session: a call in ``async`` or ``thread`` mode
 runs in the worker and is recorded by the session as it begins and ends (one round trip to
 open it, the outcome sent one way); a call in any other mode (``process``, ``ray``, a mode
-registered on the session) is handed back to the session, which runs it on its strategy.
+registered on the session), and any call with a policy (whose limits and caches are the
+run's), is handed back to the session, which runs it on its strategy.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 from runtree.context.central import choose_mode, current_session, parent_id
+from runtree.context.policy import carried_policy, effective_policy
 from runtree.errors import ConfigurationError, ContextError
 from runtree.execution.execution_strategy import (
     AsyncioExecutionStrategy,
@@ -35,6 +37,7 @@ from runtree.execution.remote import RemoteLink, TaskContext
 from runtree.execution.task import Task
 from runtree.nodes.node import Node
 from runtree.nodes.validation import create_node, resolve_node
+from runtree.policy.policy import POLICY_USE, Policy
 from runtree.pubsub.publisher import current_publisher
 
 __all__ = [
@@ -78,12 +81,14 @@ class RemoteState:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str | None = None,
+        policy: Policy | None = None,
     ) -> Any:
         """Run ``node(*args, **kwargs)`` as a request of the caller's run (``request_id`` is
         chosen by the session)."""
         if asyncio.get_running_loop() is not self.loop:  # a thread-mode node: hop home
             future = asyncio.run_coroutine_threadsafe(
-                self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode), self.loop
+                self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode, policy),
+                self.loop,
             )
             return await asyncio.wrap_future(future)
         try:
@@ -96,8 +101,13 @@ class RemoteState:
             mode, node_class.execution_mode, parent_node_id, self.context.execution_mode
         )
         strategy = self.local.get(chosen)
-        if strategy is None:  # another process (or machine) runs it: the session decides
-            return await self.link.call(parent_node_id, node, args, kwargs, chosen)
+        if strategy is None or (
+            POLICY_USE.seen and effective_policy(node_class, parent_node_id, policy) is not None
+        ):
+            # another process (or machine) runs it, or the run's limits and caches apply:
+            # the session decides
+            carried = carried_policy(parent_node_id, policy)
+            return await self.link.call(parent_node_id, node, args, kwargs, chosen, carried)
         instance = create_node(node_class, args, kwargs)
         opened, answer = await self.link.open_request(parent_node_id, node, args, kwargs, chosen)
         if answer is not None:  # the session answered it from its journal (resume)

@@ -18,6 +18,7 @@ from runtree.pubsub.messages import Message
 
 if TYPE_CHECKING:
     from runtree.context.store import RunContext
+    from runtree.policy.policy import Policy
     from runtree.state.info import RequestRecord
     from runtree.state.state import RTState
 
@@ -107,5 +108,6 @@ class RemoteHost:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        policy: Policy | None = None,
     ) -> Coroutine[Any, Any, Any]:
-        return self._state.call_nodes(parent_id, None, target, args, kwargs, mode)
+        return self._state.call_nodes(parent_id, None, target, args, kwargs, mode, policy)

@@ -2,8 +2,10 @@
 
 ``call_nodes`` validates a call, opens the request (records it in :class:`ExecutionInfo`,
 publishes ``RequestCreation``, tells the observer), runs it through the coordinator and
-closes it with the outcome. Requests that a node running in another process runs there are
-opened and closed the same way, through :attr:`RTState.remote`. Everything here runs on the
+closes it with the outcome. A call with a policy (retries, timeout, limits, cache) takes
+the same steps through :class:`~runtree.state.policy_run.PolicyRunner` instead. Requests
+that a node running in another process runs there are opened and closed the same way,
+through :attr:`RTState.remote`. Everything here runs on the
 session's event loop; a call made from another thread or loop (a node on the thread
 strategy) hops to it.
 """
@@ -22,17 +24,22 @@ from typing import Any
 from runtree._json import describe_error
 from runtree._threads import blocking
 from runtree.context.central import choose_mode
+from runtree.context.policy import effective_policy
 from runtree.context.store import RunContext
 from runtree.errors import CallDepthError, ConfigurationError, FatalError, RunEndedError
 from runtree.execution.coordinator import Coordinator
 from runtree.execution.task import Task
 from runtree.nodes.node import Node, take_abandoned
 from runtree.nodes.validation import create_node, resolve_node
+from runtree.policy.cache import CacheBackend
+from runtree.policy.clock import PolicyClock
+from runtree.policy.policy import POLICY_USE, Policy
 from runtree.pubsub.messages import FatalFailure, RequestCreation
 from runtree.pubsub.publisher import RTPublisher
 from runtree.state.config import ExecutorConfig
 from runtree.state.info import ExecutionInfo, RequestRecord
 from runtree.state.observer import RequestObserver
+from runtree.state.policy_run import PolicyRunner
 from runtree.state.remote import RemoteHost
 
 __all__ = ["RTState"]
@@ -50,6 +57,8 @@ class RTState:
         *,
         observer: RequestObserver | None = None,
         run_context: RunContext | None = None,
+        policy_clock: PolicyClock | None = None,
+        cache_backend: CacheBackend | None = None,
     ) -> None:
         self.info = execution_info
         #: the run's shared values (``rt.context``), for nodes that run in other processes
@@ -85,6 +94,8 @@ class RTState:
         )
         #: what nodes running in other processes report to (see :mod:`.remote`)
         self.remote = RemoteHost(self)
+        #: the run's policies: limits, caches and the path of calls with a policy
+        self.policies = PolicyRunner(self, clock=policy_clock, cache_backend=cache_backend)
 
     def track_tasks(self, enabled: bool) -> None:
         """Remember which tasks run requests, so :meth:`end_run` can cancel them."""
@@ -98,9 +109,11 @@ class RTState:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str | None = None,
+        policy: Policy | None = None,
     ) -> Any:
         """Run ``node(*args, **kwargs)`` as a request under ``parent_node_id``; return its
-        output or raise its exception. ``mode`` overrides every other mode choice.
+        output or raise its exception. ``mode`` overrides every other mode choice;
+        ``policy`` overrides the node's and the ``rt.policy`` block's, option by option.
 
         The arguments may be passed by keyword (as the seed does) or by position (as the
         interaction layer does, which is cheaper on the hot path).
@@ -111,7 +124,7 @@ class RTState:
                 self.loop = loop
             else:
                 future = asyncio.run_coroutine_threadsafe(
-                    self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode),
+                    self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode, policy),
                     self.loop,
                 )
                 with blocking():  # a worker thread waiting here frees its place in its pool
@@ -137,15 +150,19 @@ class RTState:
                 depth = self._parent_depth(parent_node_id)
             if depth >= self._max_depth:
                 raise self._too_deep(parent_node_id, node_class, depth + 1)
+        if POLICY_USE.seen:  # (until a Policy exists, no call can have one)
+            chosen_policy = effective_policy(node_class, parent_node_id, policy)
+            if chosen_policy is not None:
+                return await self.policies.call(
+                    parent_node_id, request_id, node_class, args, kwargs, chosen, chosen_policy
+                )
         instance = create_node(node_class, args, kwargs)
         record, answer = self.open_request(
             parent_node_id, node_class, args, kwargs, chosen, request_id
         )
         if answer is not None:
             return answer[0]
-        current = asyncio.current_task() if self._track_tasks else None
-        if current is not None:
-            self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
+        current = self.track_task() if self._track_tasks else None
         task = Task(request_id=record.request_id, node=instance, host=self.remote)
         try:
             result = await self.coordinator.begin(task, record)
@@ -153,7 +170,7 @@ class RTState:
             if isinstance(exc, asyncio.CancelledError):
                 work = take_abandoned(instance)
                 if work is not None:  # it goes on: record its end when it really ends
-                    self._end_when_done(record, instance, work)
+                    self.end_when_done(record, instance, work)
                     raise
             _take_attributes(record, instance)
             durable = self.close_request(record, None, exc)
@@ -161,14 +178,8 @@ class RTState:
                 await durable
             raise
         finally:
-            if record.children:  # it made calls: forget its depth
-                self._depths.pop(record.request_id, None)
-            if current is not None:
-                left = self._running_tasks[current] - 1
-                if left:
-                    self._running_tasks[current] = left
-                else:
-                    del self._running_tasks[current]
+            if record.children or current is not None:
+                self.forget_task(record, current)
         _take_attributes(record, instance)
         durable = self.close_request(record, result, None)
         if durable is not None:
@@ -212,9 +223,28 @@ class RTState:
             f"(a node calling itself without end?): {' > '.join(names)}"
         )
 
+    def track_task(self) -> asyncio.Task[Any] | None:
+        """Note that the current task runs a request (so :meth:`end_run` can cancel it);
+        returns the task to pass to :meth:`forget_task`, or ``None`` when not tracking."""
+        current = asyncio.current_task() if self._track_tasks else None
+        if current is not None:
+            self._running_tasks[current] = self._running_tasks.get(current, 0) + 1
+        return current
+
+    def forget_task(self, record: RequestRecord, current: asyncio.Task[Any] | None) -> None:
+        """``record``'s run is over in ``current`` (from :meth:`track_task`)."""
+        if record.children:  # it made calls: forget its depth
+            self._depths.pop(record.request_id, None)
+        if current is not None:
+            left = self._running_tasks[current] - 1
+            if left:
+                self._running_tasks[current] = left
+            else:
+                del self._running_tasks[current]
+
     # -- work that outlives its caller -------------------------------------------------------
 
-    def _end_when_done(
+    def end_when_done(
         self, record: RequestRecord, node: Node[Any], work: concurrent.futures.Future[Any]
     ) -> None:
         """End ``record`` when ``work`` (the node's uninterruptible body) really ends."""
@@ -243,7 +273,7 @@ class RTState:
         if isinstance(error, asyncio.CancelledError):
             inner = take_abandoned(node)  # stopped, but it left a body of its own running
             if inner is not None:
-                self._end_when_done(record, node, inner)
+                self.end_when_done(record, node, inner)
                 return
         self._finish(record, node, output, error)
         if not self._abandoned and self._settled is not None:
@@ -344,12 +374,18 @@ class RTState:
         return record, None
 
     def close_request(
-        self, record: RequestRecord, output: Any, error: BaseException | None
+        self,
+        record: RequestRecord,
+        output: Any,
+        error: BaseException | None,
+        *,
+        retried: bool = False,
     ) -> Awaitable[None] | None:
         """Record how a running request ended (its coordinator job too, publishing
         ``RequestSuccess``/``RequestFailure``) and tell the observer. A failure is logged and
-        ends the run with ``end_on_error``; a cancellation is only recorded. Returns what the
-        caller must await before it sees the outcome (a durable journal write), or ``None``.
+        ends the run with ``end_on_error`` (unless it is a failed attempt that will be
+        ``retried``); a cancellation is only recorded. Returns what the caller must await
+        before it sees the outcome (a durable journal write), or ``None``.
         """
         if error is None:
             self.coordinator.succeed(record, output)
@@ -361,18 +397,23 @@ class RTState:
         durable = self._ended(record) if self._ended is not None else None
         if error is not None and not isinstance(error, asyncio.CancelledError):
             self.logger.info(
-                "request %s (%s) failed: %s",
+                "request %s (%s) failed%s: %s",
                 record.request_id,
                 record.node_name,
+                " (it will be retried)" if retried else "",
                 describe_error(error),
             )
+            if retried:
+                return durable
             if self.config.end_on_error or isinstance(error, FatalError):
                 self.end_run(error, request_id=record.request_id)
         return durable
 
     def detach_observer(self) -> None:
-        """Stop reporting requests (the run is over; late calls are not journaled)."""
+        """Stop reporting requests (the run is over; late calls are not journaled), and
+        release the journal's part in the run's policies (a persistent cache's file)."""
         self._created = self._ended = None
+        self.policies.close()
 
     def end_run(self, error: BaseException, *, request_id: str | None = None) -> None:
         """End the run: publish ``FatalFailure``, cancel other running requests, refuse new

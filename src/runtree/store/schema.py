@@ -21,6 +21,10 @@ History:
   node name called at the root, the node's ``module:qualname`` and the file of its module.
   A row with ``request_id = ''`` covers every root call of that name in the run; a row with
   a request id covers only that call (two classes of one name were called at the root).
+* 6: ``cache_entries``: node outputs kept by ``CachePolicy(persist=True)`` so later runs
+  reuse them (:class:`~runtree.store.cache.JournalCacheBackend`): by namespace (the node)
+  and the digest of the call's cache key; the output as JSON, plus a sealed pickle when the
+  JSON is not an exact copy (as request outputs); ``expires`` in epoch seconds or NULL.
 """
 
 from __future__ import annotations
@@ -135,8 +139,23 @@ def _v5(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v6(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        """CREATE TABLE cache_entries (
+            namespace TEXT NOT NULL,
+            key_digest TEXT NOT NULL,
+            output TEXT,
+            replay BLOB,
+            stored_at REAL NOT NULL,
+            expires REAL,
+            run_id TEXT,
+            PRIMARY KEY (namespace, key_digest)
+        ) WITHOUT ROWID"""
+    )
+
+
 #: ``MIGRATIONS[i]`` upgrades a file from version ``i`` to ``i + 1``.
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3, _v4, _v5, _v6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

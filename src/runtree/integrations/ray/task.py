@@ -38,6 +38,7 @@ from runtree.execution.link import MessageLink, run_remote_task
 from runtree.execution.remote import DONE, REPLY, TaskContext
 from runtree.execution.wire import FrameBuffer, frame
 from runtree.integrations.ray.channel import DIGEST, MAGIC, NONCE, proof
+from runtree.policy.policy import Policy
 from runtree.runtime.strategies import worker_scope
 
 __all__ = ["GATE_OPTIONS", "Gate", "Route", "execute", "pack"]
@@ -242,12 +243,13 @@ class _TaskLink(MessageLink):
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
         mode: str,
+        policy: Policy | None = None,
     ) -> Any:
         self._handed_back += 1
         if self._handed_back == 1:
             self._close_gate()
         try:
-            return await super().call(parent_id, target, args, kwargs, mode)
+            return await super().call(parent_id, target, args, kwargs, mode, policy)
         finally:
             self._handed_back -= 1
             if self._handed_back == 0:
