@@ -70,13 +70,13 @@ def _refused_everywhere(path: Path, match: str, error: type[Exception] = StoreEr
 def test_a_directory(tmp_path: Path) -> None:
     folder = tmp_path / "journal.db"
     folder.mkdir()
-    _refused_everywhere(folder, "is a directory")
+    _refused_everywhere(folder, "is a folder, not a journal file")
 
 
 def test_a_file_that_is_not_sqlite(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_bytes(b"shopping list\n" * 500)
-    _refused_everywhere(path, "not a SQLite database")
+    _refused_everywhere(path, r"is not a runtree journal \(not an SQLite file\)")
 
 
 def test_a_sqlite_file_that_is_not_a_journal_is_detected_before_any_write(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_a_newer_schema(tmp_path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("UPDATE runtree_schema SET version = ?", (SCHEMA_VERSION + 1,))
     conn.close()
-    _refused_everywhere(path, "newer than this runtree", SchemaVersionError)
+    _refused_everywhere(path, "was written by a newer runtree", SchemaVersionError)
 
 
 def _corrupt_requests(path: Path) -> None:
@@ -126,12 +126,12 @@ def test_corrupt_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "runtree.db"
     _journal(path)
     _corrupt_requests(path)
-    _refused_everywhere(path, "corrupt")
+    _refused_everywhere(path, "is damaged")
     # a file too big to check at open: the query that meets the bad page says so
     monkeypatch.setattr("runtree.store.file.QUICK_CHECK_BYTES", 0)
     before = _fingerprint(tmp_path)
     with SqliteRunStore(path, readonly=True) as store:
-        with pytest.raises(StoreError, match="corrupt") as caught:
+        with pytest.raises(StoreError, match="is damaged") as caught:
             store.list_runs()
         _one_line(caught.value, path)
     assert _fingerprint(tmp_path) == before
@@ -140,7 +140,7 @@ def test_corrupt_pages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_zero_length_file_is_not_turned_into_a_journal_by_a_read(tmp_path: Path) -> None:
     path = tmp_path / "empty.db"
     path.touch()
-    with pytest.raises(StoreError, match="empty file") as caught:
+    with pytest.raises(StoreError, match=r"is empty \(0 bytes\)") as caught:
         SqliteRunStore(path, readonly=True).open()
     _one_line(caught.value, path)
     assert path.stat().st_size == 0

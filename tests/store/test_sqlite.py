@@ -99,7 +99,7 @@ def test_a_newer_file_is_refused_with_a_clear_error(db: Path) -> None:
     conn.execute("UPDATE runtree_schema SET version = ?", (SCHEMA_VERSION + 5,))
     conn.close()
     store = SqliteRunStore(db)
-    with pytest.raises(SchemaVersionError, match="newer than this runtree") as caught:
+    with pytest.raises(SchemaVersionError, match="was written by a newer runtree") as caught:
         store.open()
     assert caught.value.found == SCHEMA_VERSION + 5
     assert caught.value.supported == SCHEMA_VERSION
@@ -119,7 +119,7 @@ def test_a_foreign_sqlite_file_is_refused(db: Path) -> None:
 def test_a_file_that_is_not_sqlite_is_a_store_error(db: Path) -> None:
     db.parent.mkdir(parents=True)
     db.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(StoreError, match="not a SQLite database"):
+    with pytest.raises(StoreError, match=r"not a runtree journal \(not an SQLite file\)"):
         SqliteRunStore(db).open()
 
 

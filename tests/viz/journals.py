@@ -140,9 +140,11 @@ def add_attributes(path: Path, values: dict[str, dict[str, Any]]) -> None:
 
 def as_schema_v3(path: Path) -> None:
     """Turn a journal into what runtree wrote before schema 4: no ``requests.attributes``
-    column, no request indexes, version 3."""
+    column, no request indexes, none of the later tables, version 3."""
     conn = sqlite3.connect(path)
     try:
+        conn.execute("DROP TABLE root_targets")  # schema 5
+        conn.execute("DROP TABLE cache_entries")  # schema 6
         conn.execute("DROP INDEX requests_by_seq")
         conn.execute("DROP INDEX requests_by_parent")
         conn.execute("ALTER TABLE requests DROP COLUMN attributes")

@@ -194,7 +194,7 @@ async def test_unknown_run_and_bad_journals_give_clear_pages(
     corrupt.write_bytes(b"this is not a database at all" * 100)
     await page.goto(serve(corrupt) + "/")
     await page.wait_for_selector("#problem")
-    assert "not a readable runtree journal" in await page.inner_text("#problem")
+    assert "is not a runtree journal" in await page.inner_text("#problem")
     await screenshot(page, "12-corrupt-journal")
     missing = serve(tmp_path / "nothing-here.db")
     await page.goto(missing + "/")

@@ -45,7 +45,7 @@ def test_export_html_of_an_unknown_run_or_a_bad_journal(
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"nonsense" * 100)
     bad = cli("export", "latest", "--html", str(out), "--db", str(corrupt))
-    assert bad.returncode == 1 and "not a readable runtree journal" in bad.stderr
+    assert bad.returncode == 1 and "is not a runtree journal (not an SQLite file)" in bad.stderr
     unwritable = cli("export", demo.crawl, "--html", str(tmp_path), "--db", str(demo.path))
     assert unwritable.returncode == 1 and "cannot write" in unwritable.stderr
     for result in (unknown, bad, unwritable):
@@ -97,7 +97,8 @@ def test_viz_refuses_a_bad_journal_or_a_busy_port(cli: Cli, demo: Demo, tmp_path
     corrupt = tmp_path / "corrupt.db"
     corrupt.write_bytes(b"nonsense" * 100)
     result = cli("viz", "--db", str(corrupt))
-    assert result.returncode == 1 and "not a readable runtree journal" in result.stderr
+    assert result.returncode == 1
+    assert "is not a runtree journal (not an SQLite file)" in result.stderr
     no_traceback(result)
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

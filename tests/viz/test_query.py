@@ -77,7 +77,6 @@ def test_a_model_call_reads_its_messages_and_attributes(demo: Demo) -> None:
         {chat: {"runtree.kind": "llm", "gen_ai.usage.input_tokens": 7, "runtree.usage.cost": 0.5}},
     )
     with JournalReader(demo.path).open() as query:
-        assert query.has_attributes
         detail = request_view(query, demo.crawl, chat)
         assert detail is not None and detail["llm"] is not None
         assert [m["role"] for m in detail["llm"]["messages"]] == ["system", "user"]
@@ -262,10 +261,11 @@ def test_reading_never_changes_the_file(demo: Demo) -> None:
 
 def test_an_older_journal_without_attributes_reads(demo: Demo) -> None:
     as_schema_v3(demo.path)
+    before = digest(demo.path)
     with JournalReader(demo.path).open() as query:
-        assert not query.has_attributes and query.version == 3
+        assert query.version() == SCHEMA_VERSION  # upgraded in memory, not in the file
         run = query.run(demo.crawl)
-        assert run is not None and run["requests"] == 8 and not run["has_attributes"]
+        assert run is not None and run["requests"] == 8
         assert run["usage"] == {"input_tokens": None, "output_tokens": None, "cost": None}
         (root,) = query.children(demo.crawl, None)["items"]
         assert "attributes" not in root and root["children"] == 7
@@ -275,6 +275,12 @@ def test_an_older_journal_without_attributes_reads(demo: Demo) -> None:
         assert query.attributes(demo.crawl, failed["request_id"]) == {}
         assert query.timeline(demo.crawl)["total"] == 8
         assert len(report_document(query, demo.crawl)["requests"]) == 8
+    assert digest(demo.path) == before
+    conn = sqlite3.connect(demo.path)
+    try:
+        assert conn.execute("SELECT version FROM runtree_schema").fetchone() == (3,)
+    finally:
+        conn.close()
 
 
 @pytest.mark.parametrize(
@@ -282,7 +288,7 @@ def test_an_older_journal_without_attributes_reads(demo: Demo) -> None:
     [
         (None, "missing", "no run journal at"),
         (b"", "empty", "is empty"),
-        (b"garbage" * 500, "corrupt", "not a readable runtree journal"),
+        (b"garbage" * 500, "not_journal", "is not a runtree journal"),
     ],
 )
 def test_bad_files_give_clear_problems(

@@ -40,8 +40,7 @@ def get_json(url: str, path: str, status: int = 200) -> Any:
 def test_the_api_answers_in_json(demo: Demo, serve: Serve) -> None:
     url = serve(demo.path)
     journal = get_json(url, "/api/journal")
-    assert journal == {"path": str(demo.path), "schema_version": SCHEMA_VERSION,
-                       "has_attributes": True}  # fmt: skip
+    assert journal == {"path": str(demo.path), "schema_version": SCHEMA_VERSION}
     runs = get_json(url, "/api/runs?limit=1")
     assert (runs["total"], len(runs["runs"])) == (2, 1)
     assert set(runs["runs"][0]) >= {"run_id", "name", "status", "requests", "failed", "usage"}
@@ -103,7 +102,8 @@ def test_pages_and_assets(demo: Demo, serve: Serve) -> None:
 @pytest.mark.parametrize(
     ("prepare", "status", "kind", "text"),
     [
-        ("corrupt", 503, "corrupt", "not a readable runtree journal"),
+        ("not sqlite", 503, "not_journal", "is not a runtree journal (not an SQLite file)"),
+        ("damaged", 503, "corrupt", "is damaged (database disk image is malformed)"),
         ("newer", 503, "newer", "written by a newer runtree"),
         ("missing", 404, "missing", "no run journal at"),
         ("empty", 404, "empty", "is empty"),
@@ -113,8 +113,13 @@ def test_a_bad_journal_gives_a_clear_message_never_a_traceback(
     demo: Demo, tmp_path: Path, serve: Serve, prepare: str, status: int, kind: str, text: str
 ) -> None:
     path = tmp_path / "bad.db"
-    if prepare == "corrupt":
+    if prepare == "not sqlite":
         path.write_bytes(b"\x00garbage" * 1000)
+    elif prepare == "damaged":
+        path = demo.path
+        data = bytearray(path.read_bytes())
+        data[4096:] = bytes(len(data) - 4096)  # every page but the first (sqlite_master)
+        path.write_bytes(bytes(data))
     elif prepare == "empty":
         path.write_bytes(b"")
     elif prepare == "newer":
@@ -128,7 +133,7 @@ def test_a_bad_journal_gives_a_clear_message_never_a_traceback(
     assert body["kind"] == kind and text in body["error"]
     page_status, _, page = get(url, "/")
     assert "Traceback" not in page
-    if kind in ("corrupt", "newer"):
+    if kind in ("not_journal", "corrupt", "newer"):
         assert page_status == 503 and text in page
     else:  # no journal yet: the page waits for runs
         assert page_status == 200

@@ -12,6 +12,7 @@ from typing import Any
 
 import typer
 
+from runtree.cli.journal import DB_HELP, journal_path
 from runtree.errors import RuntreeError
 
 __all__ = ["export_html_command", "register"]
@@ -23,12 +24,6 @@ def _fail(message: str) -> Any:
     from runtree.cli.console import fail
 
     return fail(message)
-
-
-def _journal(db: Path | None) -> Path:
-    from runtree.store import default_store_path
-
-    return db if db is not None else default_store_path()
 
 
 def _port_free(port: int) -> bool:
@@ -55,7 +50,7 @@ def viz_command(db: Path | None, port: int, open_browser: bool) -> None:
     from runtree.viz.query import JournalReader
     from runtree.viz.server import serve
 
-    path = _journal(db)
+    path = journal_path(db)
     try:
         with JournalReader(path).open():
             pass
@@ -106,7 +101,7 @@ def export_html_command(db: Path | None, run_id: str, output: Path) -> None:
     from runtree.viz.report import export_html
 
     try:
-        written = export_html(_journal(db), run_id, output)
+        written = export_html(journal_path(db), run_id, output)
     except RuntreeError as exc:
         _fail(str(exc))
     except OSError as exc:
@@ -116,7 +111,6 @@ def export_html_command(db: Path | None, run_id: str, output: Path) -> None:
 
 def register(app: typer.Typer) -> None:
     """Add ``viz`` and ``graph`` to the ``runtree`` command."""
-    from runtree.cli.journal import DB_HELP
 
     @app.command("viz")
     def viz(

@@ -18,8 +18,14 @@ from runtree._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from runtree.store.delivery import SqliteDeliveryLog
-    from runtree.store.errors import ResumeError, RunNotFoundError, SchemaVersionError, StoreError
-    from runtree.store.file import open_readonly
+    from runtree.store.errors import (
+        JournalFileError,
+        ResumeError,
+        RunNotFoundError,
+        SchemaVersionError,
+        StoreError,
+    )
+    from runtree.store.file import check_journal, open_readonly
     from runtree.store.journal import (
         DEFAULT_STORE,
         Journal,
@@ -42,12 +48,13 @@ if TYPE_CHECKING:
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "delivery": ("SqliteDeliveryLog",),
     "errors": (
+        "JournalFileError",
         "ResumeError",
         "RunNotFoundError",
         "SchemaVersionError",
         "StoreError",
     ),
-    "file": ("open_readonly",),
+    "file": ("check_journal", "open_readonly"),
     "journal": (
         "DEFAULT_STORE",
         "Journal",
@@ -73,6 +80,7 @@ __all__ = [
     "DEFAULT_STORE",
     "DURABILITIES",
     "Journal",
+    "JournalFileError",
     "JournalStatistics",
     "RUN_STATUSES",
     "ResumeError",
@@ -87,6 +95,7 @@ __all__ = [
     "StoreStatistics",
     "StoredEvent",
     "StoredRequest",
+    "check_journal",
     "default_store_path",
     "open_readonly",
 ]

@@ -4,6 +4,7 @@
 
     RuntreeError
     └── StoreError (RuntimeError)            the journal cannot be opened, read or written
+        ├── JournalFileError                 the file cannot be read as a journal (why: problem)
         ├── SchemaVersionError               the file was written by a newer runtree
         ├── RunNotFoundError (LookupError)   no run has that id (or the prefix is ambiguous)
         └── ResumeError                      a run cannot be resumed (still running, no root)
@@ -15,11 +16,28 @@ from __future__ import annotations
 
 from runtree.errors import RuntreeError
 
-__all__ = ["ResumeError", "RunNotFoundError", "SchemaVersionError", "StoreError"]
+__all__ = [
+    "JournalFileError",
+    "ResumeError",
+    "RunNotFoundError",
+    "SchemaVersionError",
+    "StoreError",
+]
 
 
 class StoreError(RuntreeError, RuntimeError):
     """The run journal could not be opened, read or written."""
+
+
+class JournalFileError(StoreError):
+    """A file cannot be read as a run journal (one line naming it). ``problem`` says why:
+    ``"missing"``, ``"folder"``, ``"empty"`` (0 bytes, or SQLite without tables),
+    ``"not_journal"`` (not SQLite, or another program's database), ``"damaged"``,
+    ``"locked"`` or ``"unreadable"`` (permissions, I/O)."""
+
+    def __init__(self, message: str, *, problem: str = "unreadable") -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class SchemaVersionError(StoreError):

@@ -9,9 +9,12 @@ Two ways in:
   created ``0600`` whatever the umask. An existing file is checked first (a directory, not
   SQLite, not a journal, corrupt, newer schema, read-only): any of these is one
   :class:`StoreError` line naming the file, and the file is left exactly as it was.
-* :func:`open_readonly` (the CLI, viewers, ``Session.info`` after a run): a ``mode=ro``
-  connection that never creates, converts or migrates. An older schema is read from an
-  in-memory copy migrated there; a journal in a read-only folder is read as it is.
+* :func:`open_readonly` (``SqliteRunStore(readonly=True)``: the CLI, the viewer,
+  ``Session.info`` after a run): a ``mode=ro`` connection that never creates, converts or
+  migrates. An older schema is read from an in-memory copy migrated there; a journal in a
+  read-only folder is read as it is. :func:`check_journal` checks a file the same way.
+
+Every problem is one line naming the file (:class:`JournalFileError` says which problem).
 
 The replay key (:func:`replay_key`) authenticates the pickles a journal keeps for resume; it
 lives beside the journal as ``<file>.key``.
@@ -26,15 +29,17 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from runtree.store.errors import SchemaVersionError, StoreError
+from runtree.store.errors import JournalFileError, SchemaVersionError, StoreError
 from runtree.store.schema import SCHEMA_VERSION, migrate, read_version
 
 __all__ = [
     "KEY_SUFFIX",
+    "check_journal",
     "describe_sqlite_error",
     "open_for_writing",
     "open_readonly",
     "replay_key",
+    "sqlite_problem",
 ]
 
 _HEADER = b"SQLite format 3\x00"
@@ -70,24 +75,52 @@ def describe_sqlite_error(exc: BaseException) -> str:
     return text
 
 
+_DAMAGE_WORDS = ("malformed", "corrupt", "not a database", "encrypted")
+
+
+def sqlite_problem(path: Path, exc: sqlite3.Error, action: str = "read") -> JournalFileError:
+    """The one-line error for a SQLite failure while opening or reading the journal
+    ``path``: damaged, locked, or another reason in :func:`describe_sqlite_error`'s words."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if any(word in lowered for word in _DAMAGE_WORDS):
+        return _damaged(path, text)
+    if "locked" in lowered or "busy" in lowered:
+        return JournalFileError(
+            f"{path} is locked by another process ({text}); try again in a moment",
+            problem="locked",
+        )
+    return JournalFileError(f"cannot {action} {path}: {describe_sqlite_error(exc)}")
+
+
+def _damaged(path: Path, detail: str) -> JournalFileError:
+    return JournalFileError(
+        f"{path} is damaged ({detail}); move it away and start a new journal, or recover "
+        "what is readable with: sqlite3 FILE .recover",
+        problem="damaged",
+    )
+
+
 def _check_shape(path: Path, *, allow_empty: bool) -> int:
     """Refuse what cannot be a journal without opening it with SQLite. Returns the size."""
     if path.is_dir():
-        raise StoreError(f"run journal {_name(path)} is a directory, not a file")
+        raise JournalFileError(f"{path} is a folder, not a journal file", problem="folder")
     try:
         with open(path, "rb") as handle:
             head = handle.read(len(_HEADER))
             size = os.fstat(handle.fileno()).st_size
     except FileNotFoundError:
-        raise StoreError(f"no run journal at {_name(path)}") from None
+        raise JournalFileError(f"no run journal at {path}", problem="missing") from None
     except OSError as exc:
-        raise StoreError(f"cannot read run journal {_name(path)}: {exc.strerror or exc}") from exc
+        raise JournalFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
     if size == 0:
         if allow_empty:
             return 0
-        raise StoreError(f"run journal {_name(path)} is an empty file, not a runtree journal")
+        raise JournalFileError(f"{path} is empty (0 bytes), not a runtree journal", problem="empty")
     if head != _HEADER:
-        raise StoreError(f"{_name(path)} is not a SQLite database, so not a runtree journal")
+        raise JournalFileError(
+            f"{path} is not a runtree journal (not an SQLite file)", problem="not_journal"
+        )
     return size
 
 
@@ -95,20 +128,16 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> int:
     """The journal's schema version; refuses a foreign or newer file (reads only)."""
     try:
         version = read_version(conn)
-    except StoreError as exc:
-        raise StoreError(f"{_name(path)}: {exc}") from None
+    except JournalFileError as exc:
+        raise JournalFileError(f"{path}: {exc}", problem=exc.problem) from None
     if version > SCHEMA_VERSION:
         raise SchemaVersionError(
-            f"run journal {_name(path)} has schema version {version}, newer than this runtree "
-            f"understands ({SCHEMA_VERSION}); upgrade runtree or use another file",
+            f"{path} was written by a newer runtree (journal schema {version}; this runtree "
+            f"reads up to {SCHEMA_VERSION}): upgrade runtree, or choose another file",
             found=version,
             supported=SCHEMA_VERSION,
         )
     return version
-
-
-def _sqlite_failure(path: Path, action: str, exc: sqlite3.Error) -> StoreError:
-    return StoreError(f"cannot {action} run journal {_name(path)}: {describe_sqlite_error(exc)}")
 
 
 # -- writing ---------------------------------------------------------------------------------
@@ -186,7 +215,7 @@ def _create_atomically(path: Path, busy_timeout: float) -> None:
             if not path.exists():
                 os.replace(temporary, path)
     except sqlite3.Error as exc:
-        raise _sqlite_failure(path, "create", exc) from exc
+        raise sqlite_problem(path, exc, "create") from exc
     except OSError as exc:
         raise StoreError(f"cannot create run journal {_name(path)}: {exc.strerror or exc}") from exc
     finally:
@@ -205,7 +234,7 @@ def open_for_writing(path: Path, busy_timeout: float) -> sqlite3.Connection:
     try:
         conn = _connect(path, busy_timeout)
     except sqlite3.Error as exc:
-        raise _sqlite_failure(path, "open", exc) from exc
+        raise sqlite_problem(path, exc, "open") from exc
     try:
         version = _check_schema(conn, path)
         if 0 < size <= QUICK_CHECK_BYTES:
@@ -228,7 +257,7 @@ def open_for_writing(path: Path, busy_timeout: float) -> sqlite3.Connection:
         raise
     except sqlite3.Error as exc:
         conn.close()
-        raise _sqlite_failure(path, "write", exc) from exc
+        raise sqlite_problem(path, exc, "write") from exc
     return conn
 
 
@@ -237,10 +266,7 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
         " ".join(str(row[0]).split()) for row in conn.execute("PRAGMA quick_check(3)").fetchall()
     ]
     if problems != ["ok"]:
-        raise StoreError(
-            f"run journal {_name(path)} is corrupt ({'; '.join(map(str, problems))[:200]}); "
-            "move it away and start a new journal"
-        )
+        raise _damaged(path, "; ".join(problems)[:200])
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -258,11 +284,48 @@ def _has_wal(path: Path) -> bool:
         return False
 
 
+def check_journal(
+    path: str | os.PathLike[str], busy_timeout: float = 10.0, *, unversioned: bool = False
+) -> int:
+    """Check, reading only, that the existing file ``path`` is a journal this runtree can
+    use, and return its schema version (``0``: a SQLite file without tables, accepted only
+    if ``unversioned``; a session makes it a journal). Raises what :func:`open_readonly`
+    raises."""
+    conn, version = _open_checked(Path(path), busy_timeout, unversioned=unversioned)
+    conn.close()
+    return version
+
+
 def open_readonly(path: str | os.PathLike[str], busy_timeout: float = 10.0) -> sqlite3.Connection:
     """A read-only connection to the journal ``path``; never creates, converts or migrates
-    anything. Raises :class:`StoreError` (one line naming the file) if it cannot be read
-    as a journal. Close it when done (``contextlib.closing``)."""
+    the file. An older journal is read through a copy in memory brought to the current
+    schema. Raises :class:`StoreError` (one line naming the file; :class:`JournalFileError`
+    says why, :class:`SchemaVersionError` for a newer journal) if it cannot be read as a
+    journal. Close it when done (``contextlib.closing``)."""
     path = Path(path)
+    conn, version = _open_checked(path, busy_timeout, unversioned=False)
+    if version == SCHEMA_VERSION:
+        return conn
+    try:
+        copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            conn.backup(copy)
+            migrate(copy)
+        except BaseException:
+            copy.close()
+            raise
+    except sqlite3.Error as exc:
+        raise sqlite_problem(path, exc) from exc
+    finally:
+        conn.close()
+    return copy
+
+
+def _open_checked(
+    path: Path, busy_timeout: float, *, unversioned: bool
+) -> tuple[sqlite3.Connection, int]:
+    """A ``mode=ro`` connection to ``path``, checked: a journal of a schema this runtree
+    reads, intact (whole if small; see ``QUICK_CHECK_BYTES``)."""
     size = _check_shape(path, allow_empty=False)
     conn: sqlite3.Connection | None = None
     try:
@@ -270,36 +333,30 @@ def open_readonly(path: str | os.PathLike[str], busy_timeout: float = 10.0) -> s
             conn = _connect(_ro_uri(path), busy_timeout, uri=True)
             version = _check_schema(conn, path)
         except sqlite3.OperationalError:
-            # a WAL journal in a read-only folder, without -shm: nothing to merge if there
-            # is no -wal either, so the file alone is the whole journal
+            # a WAL journal in a read-only folder, where SQLite cannot make its -shm file and
+            # nobody can be writing: with no -wal to merge, the file alone is the journal
             if conn is not None:
                 conn.close()
                 conn = None
-            if _has_wal(path):
+            if os.access(path.parent, os.W_OK) or _has_wal(path):
                 raise
             conn = _connect(_ro_uri(path, immutable=True), busy_timeout, uri=True)
             version = _check_schema(conn, path)
-        if version == 0:
-            raise StoreError(f"{_name(path)} is an empty SQLite database, not a runtree journal")
-        conn.execute("SELECT count(*) FROM runs LIMIT 1").fetchone()  # touches the data
+        if version == 0 and not unversioned:
+            raise JournalFileError(
+                f"{path} is an empty SQLite database, not a runtree journal", problem="empty"
+            )
+        if version:
+            conn.execute("SELECT count(*) FROM runs LIMIT 1").fetchone()  # touches the data
         if size <= QUICK_CHECK_BYTES:
             _quick_check(conn, path)
-        if version < SCHEMA_VERSION:
-            # read an older journal through a migrated copy in memory; the file stays as is
-            copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            conn.backup(copy)
-            conn.close()
-            conn = copy
-            migrate(conn)
-    except StoreError:
+    except BaseException as exc:
         if conn is not None:
             conn.close()
+        if isinstance(exc, sqlite3.Error):
+            raise sqlite_problem(path, exc) from exc
         raise
-    except sqlite3.Error as exc:
-        if conn is not None:
-            conn.close()
-        raise _sqlite_failure(path, "read", exc) from exc
-    return conn
+    return conn, version
 
 
 # -- the replay key --------------------------------------------------------------------------

@@ -32,7 +32,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
-from runtree.store.errors import SchemaVersionError, StoreError
+from runtree.store.errors import JournalFileError, SchemaVersionError
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "migrate", "read_version"]
 
@@ -164,14 +164,17 @@ def read_version(conn: sqlite3.Connection) -> int:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "runtree_schema" not in tables:
         if tables:
-            raise StoreError(
+            raise JournalFileError(
                 "this SQLite file is not a runtree journal (it has tables "
-                f"{sorted(tables)[:5]} but no runtree_schema); choose another file"
+                f"{sorted(tables)[:5]} but no runtree_schema); choose another file",
+                problem="not_journal",
             )
         return 0
     row = conn.execute("SELECT version FROM runtree_schema").fetchone()
     if row is None or not isinstance(row[0], int):
-        raise StoreError("runtree journal has a damaged runtree_schema table")
+        raise JournalFileError(
+            "runtree journal has a damaged runtree_schema table", problem="damaged"
+        )
     return int(row[0])
 
 

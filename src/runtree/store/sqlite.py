@@ -26,13 +26,7 @@ from typing import Any
 
 from runtree.errors import SessionStateError
 from runtree.store.errors import ResumeError, RunNotFoundError, StoreError
-from runtree.store.file import (
-    describe_sqlite_error,
-    key_path,
-    open_for_writing,
-    open_readonly,
-    replay_key,
-)
+from runtree.store.file import key_path, open_for_writing, open_readonly, replay_key, sqlite_problem
 from runtree.store.key import KeyTracker
 from runtree.store.process import is_alive
 from runtree.store.record import (
@@ -257,9 +251,7 @@ class SqliteRunStore:
             try:
                 return conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(
-                    f"cannot read run journal {str(self.path)!r}: {describe_sqlite_error(exc)}"
-                ) from exc
+                raise sqlite_problem(self.path, exc) from exc
 
     @staticmethod
     def _run_info(row: tuple[Any, ...]) -> RunInfo:

@@ -1,9 +1,11 @@
 """Every SQL statement the viewer runs, over a read-only connection to a journal file.
 
-The viewer never writes: the file is opened as ``file:PATH?mode=ro`` (no migration, no change
-of journal mode, no ``-wal`` checkpoint). A schema change of the journal touches this module
-only. Files from older runtree versions are read as they are (a missing ``attributes`` column
-reads as no attributes); a file written by a newer runtree is refused with a clear message.
+The viewer never writes: the file is opened with :func:`runtree.store.open_readonly` (``mode=ro``:
+no migration, no change of journal mode, no ``-wal`` checkpoint), the same opening as the
+``runtree`` commands'. A file from an older runtree is read through a copy upgraded in memory
+(its requests have no attributes); a file that cannot be read (missing, empty, damaged,
+locked, newer, not a journal) is a :class:`~runtree.viz.errors.JournalProblem` in the store's
+one-line words. A schema change of the journal touches this module only.
 
 Every function returns plain JSON-ready data (dicts, lists, numbers, strings): the same
 documents the HTTP API serves and the HTML report embeds.
@@ -18,10 +20,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from runtree.graph import MERMAID_ATTRIBUTE
-from runtree.store.schema import SCHEMA_VERSION
+from runtree.store.errors import JournalFileError, SchemaVersionError, StoreError
+from runtree.store.file import open_readonly, sqlite_problem
 from runtree.viz.errors import JournalProblem
 from runtree.viz.shape import decode, detail, run_row, summary_row, usage
 
@@ -33,17 +35,17 @@ MAX_PAGE = 2000
 MAX_CHECKED = 2000
 
 # What the tree, search and timeline show of a request: no values, a short preview.
-_SUMMARY = (
-    "request_id, parent_id, seq, node_name, mode, status, start_time, end_time, replayed, "
-    "CASE WHEN json_valid(error) THEN json_extract(error, '$.type') END, "
-    "CASE WHEN json_valid(error) THEN substr(json_extract(error, '$.message'), 1, 200) END, "
-    "substr(output, 1, 120), {attrs}"
-)
 _ATTRS = (
     "CASE WHEN json_valid(attributes) THEN json_extract(attributes, "
     "'$.\"runtree.kind\"', '$.\"runtree.attempt\"', '$.\"gen_ai.usage.input_tokens\"', "
     "'$.\"gen_ai.usage.output_tokens\"', '$.\"runtree.usage.cost\"', "
     "'$.\"gen_ai.request.model\"', '$.\"runtree.cache\"') END"
+)
+_SUMMARY = (
+    "request_id, parent_id, seq, node_name, mode, status, start_time, end_time, replayed, "
+    "CASE WHEN json_valid(error) THEN json_extract(error, '$.type') END, "
+    "CASE WHEN json_valid(error) THEN substr(json_extract(error, '$.message'), 1, 200) END, "
+    "substr(output, 1, 120), " + _ATTRS
 )
 _USAGE = (
     "sum(CASE WHEN json_valid(attributes) THEN "
@@ -53,7 +55,6 @@ _USAGE = (
     "sum(CASE WHEN json_valid(attributes) THEN "
     "json_extract(attributes, '$.\"runtree.usage.cost\"') END)"
 )
-_NO_USAGE = "NULL, NULL, NULL"
 # graph steps (runtree.graph._tracking): their argument is a StepWork whose repr is the label
 _STEP_WORK = "inputs LIKE '%runtree.graph._tracking.StepWork%'"
 _LABEL = "CASE WHEN json_valid(inputs) THEN json_extract(inputs, '$.args[0].repr') END"
@@ -63,30 +64,20 @@ _RUN_COLUMNS = (
 )
 
 
-def _translate(path: Path, exc: sqlite3.Error) -> JournalProblem:
-    message = str(exc)
-    if "locked" in message or "busy" in message:
-        return JournalProblem(
-            f"the journal {path} is locked by another process (it holds an exclusive lock); "
-            "try again in a moment",
-            kind="locked",
-        )
-    if "not a database" in message or "malformed" in message or "corrupt" in message:
-        return JournalProblem(
-            f"{path} is not a readable runtree journal (the SQLite file is damaged: {message})",
-            kind="corrupt",
-        )
-    if "unable to open" in message:
-        return JournalProblem(
-            f"no run journal at {path} (run something first, or choose one with --db)",
-            kind="missing",
-            http_status=404,
-        )
-    return JournalProblem(f"cannot read the journal {path}: {message}", kind="corrupt")
+def _problem(exc: StoreError) -> JournalProblem:
+    """The viewer's kind (and HTTP status) of a journal that cannot be read."""
+    if isinstance(exc, SchemaVersionError):
+        return JournalProblem(str(exc), kind="newer")
+    problem = exc.problem if isinstance(exc, JournalFileError) else ""
+    if problem in ("missing", "empty"):
+        return JournalProblem(str(exc), kind=problem, http_status=404)
+    kind = {"locked": "locked", "folder": "not_journal", "not_journal": "not_journal"}
+    return JournalProblem(str(exc), kind=kind.get(problem, "corrupt"))
 
 
 class JournalReader:
-    """Opens read-only connections to the journal at ``path`` (one per :meth:`open`)."""
+    """Opens read-only connections to the journal at ``path`` (one per :meth:`open`), with
+    :func:`runtree.store.open_readonly`."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 2.0) -> None:
         self.path = Path(path)
@@ -103,46 +94,20 @@ class JournalReader:
 
     def connect(self) -> Query:
         """A :class:`Query` the caller closes (the live feed keeps one per stream)."""
-        path = self.path
-        if not path.exists():
-            raise JournalProblem(
-                f"no run journal at {path} (run something first, or choose one with --db)",
-                kind="missing",
-                http_status=404,
-            )
-        if path.is_dir():
-            raise JournalProblem(f"{path} is a folder, not a journal file", kind="not_journal")
-        if path.stat().st_size == 0:
-            raise JournalProblem(
-                f"the journal {path} is empty: no run has been recorded yet",
-                kind="empty",
-                http_status=404,
-            )
-        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         try:
-            conn = sqlite3.connect(
-                uri, uri=True, timeout=self.busy_timeout, check_same_thread=False
-            )
-        except sqlite3.Error as exc:
-            raise _translate(path, exc) from None
-        try:
-            return Query(conn, path)
-        except BaseException:
-            conn.close()
-            raise
+            conn = open_readonly(self.path, self.busy_timeout)
+        except StoreError as exc:
+            raise _problem(exc) from None
+        return Query(conn, self.path)
 
 
 class Query:
-    """Reads of one open journal. Not thread-safe: one caller at a time."""
+    """Reads of one open journal (at the current schema). Not thread-safe: one caller at a
+    time."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
         self.conn = conn
         self.path = path
-        self.version = self._check_schema()
-        columns = {row[1] for row in self._rows("PRAGMA table_info(requests)")}
-        self.has_attributes = "attributes" in columns
-        self._summary = _SUMMARY.format(attrs=_ATTRS if self.has_attributes else "NULL")
-        self._usage = _USAGE if self.has_attributes else _NO_USAGE
 
     def close(self) -> None:
         self.conn.close()
@@ -153,41 +118,11 @@ class Query:
         try:
             return self.conn.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
-            raise _translate(self.path, exc) from None
+            raise _problem(sqlite_problem(self.path, exc)) from None
 
-    def _check_schema(self) -> int:
-        tables = {r[0] for r in self._rows("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "runtree_schema" not in tables:
-            if not tables:
-                raise JournalProblem(
-                    f"the journal {self.path} is empty: no run has been recorded yet",
-                    kind="empty",
-                    http_status=404,
-                )
-            raise JournalProblem(
-                f"{self.path} is a SQLite file but not a runtree journal "
-                f"(its tables are {', '.join(sorted(tables)[:5])})",
-                kind="not_journal",
-            )
-        row = self._rows("SELECT version FROM runtree_schema")
-        version = row[0][0] if row and isinstance(row[0][0], int) else None
-        if version is None:
-            raise JournalProblem(
-                f"the journal {self.path} has a damaged runtree_schema table", kind="corrupt"
-            )
-        if version > SCHEMA_VERSION:
-            raise JournalProblem(
-                f"the journal {self.path} was written by a newer runtree (schema version "
-                f"{version}; this viewer reads up to {SCHEMA_VERSION}): upgrade runtree",
-                kind="newer",
-            )
-        if version < 2 or not {"runs", "requests", "events"} <= tables:
-            raise JournalProblem(
-                f"the journal {self.path} has schema version {version}, too old to show; "
-                "open it once with this runtree (any run) to upgrade it",
-                kind="not_journal",
-            )
-        return version
+    def version(self) -> int:
+        """The schema version read (an older file is read upgraded, in memory)."""
+        return int(self._rows("SELECT version FROM runtree_schema")[0][0])
 
     def data_version(self) -> int:
         """Changes whenever another connection commits to the file (cheap: no table read)."""
@@ -224,7 +159,7 @@ class Query:
         marks = ", ".join("?" * len(by_id))
         rows = self._rows(
             "SELECT run_id, count(*), sum(status = 'failed'), sum(status = 'running'), "
-            f"{self._usage} FROM requests WHERE run_id IN ({marks}) GROUP BY run_id",
+            f"{_USAGE} FROM requests WHERE run_id IN ({marks}) GROUP BY run_id",
             list(by_id),
         )
         for run in runs:
@@ -264,7 +199,7 @@ class Query:
         (total, failed, running, cancelled, replayed, first, last, last_seq, *use) = self._rows(
             "SELECT count(*), sum(status = 'failed'), sum(status = 'running'), "
             "sum(status = 'cancelled'), sum(replayed), min(start_time), "
-            f"max(coalesce(end_time, start_time)), max(seq), {self._usage} "
+            f"max(coalesce(end_time, start_time)), max(seq), {_USAGE} "
             "FROM requests WHERE run_id = ?",
             (run_id,),
         )[0]
@@ -289,7 +224,6 @@ class Query:
             events=events[0],
             last_event=events[1],
             usage=usage(*use),
-            has_attributes=self.has_attributes,
         )
         return run
 
@@ -301,7 +235,7 @@ class Query:
     # -- requests ----------------------------------------------------------------------------
 
     def _summaries(self, sql_tail: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        rows = self._rows(f"SELECT {self._summary} FROM requests {sql_tail}", params)
+        rows = self._rows(f"SELECT {_SUMMARY} FROM requests {sql_tail}", params)
         return [summary_row(row) for row in rows]
 
     def _with_child_counts(self, run_id: str, items: list[dict[str, Any]]) -> None:
@@ -356,10 +290,9 @@ class Query:
 
     def request(self, run_id: str, request_id: str) -> dict[str, Any] | None:
         """Everything about one request: values, error and traceback, attributes, its path."""
-        attributes = ", attributes" if self.has_attributes else ", NULL"
         rows = self._rows(
             "SELECT request_id, parent_id, seq, node_name, mode, status, inputs, output, error, "
-            f"start_time, end_time, replayed{attributes} FROM requests "
+            "start_time, end_time, replayed, attributes FROM requests "
             "WHERE run_id = ? AND request_id = ?",
             (run_id, request_id),
         )
@@ -382,10 +315,9 @@ class Query:
         self, run_id: str, *, offset: int = 0, limit: int = MAX_PAGE
     ) -> list[dict[str, Any]]:
         """A page of the run's requests with their values, in call order (for reports)."""
-        attributes = ", attributes" if self.has_attributes else ", NULL"
         rows = self._rows(
             "SELECT request_id, parent_id, seq, node_name, mode, status, inputs, output, error, "
-            f"start_time, end_time, replayed{attributes} FROM requests "
+            "start_time, end_time, replayed, attributes FROM requests "
             "WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?",
             (run_id, _clamp(limit), offset),
         )
@@ -451,13 +383,12 @@ class Query:
         recorded = (
             "CASE WHEN json_valid(attributes) THEN "
             f"json_extract(attributes, '$.\"{MERMAID_ATTRIBUTE}\"') END IS NOT NULL OR "
-            if self.has_attributes
-            else ""
         )
-        unfinished = "status = 'running'" if self.has_attributes else "status != 'succeeded'"
+        # a step journaled without attributes (by an older runtree) may have failed
+        unfinished = "(status = 'running' OR (attributes IS NULL AND status != 'succeeded'))"
         child_label = _LABEL.replace("inputs", "c.inputs")
         rows = self._rows(
-            f"SELECT {self._summary} FROM requests AS r WHERE run_id = ? AND {_STEP_WORK} "
+            f"SELECT {_SUMMARY} FROM requests AS r WHERE run_id = ? AND {_STEP_WORK} "
             f"AND {_LABEL} LIKE 'step %' AND ({recorded}"
             "CASE WHEN json_valid(output) THEN json_type(output, '$.path') END = 'array' "
             f"OR ({unfinished} AND node_name NOT LIKE 'Parallel(%' AND EXISTS (SELECT 1 "
@@ -469,8 +400,6 @@ class Query:
         return [summary_row(row) for row in rows]
 
     def attributes(self, run_id: str, request_id: str) -> dict[str, Any]:
-        if not self.has_attributes:
-            return {}
         rows = self._rows(
             "SELECT attributes FROM requests WHERE run_id = ? AND request_id = ?",
             (run_id, request_id),

@@ -115,11 +115,7 @@ class Viewer:
 
     async def journal(self, request: Request) -> Any:
         def work(query: Query) -> Any:
-            return {
-                "path": str(self.reader.path),
-                "schema_version": query.version,
-                "has_attributes": query.has_attributes,
-            }
+            return {"path": str(self.reader.path), "schema_version": query.version()}
 
         return await self.read(work)
 
