@@ -153,6 +153,7 @@ async def test_the_default_journal_is_in_rt_home_else_in_dot_runtree(
         assert store.get_run(session.run_id).name == "default"
     monkeypatch.delenv("RT_HOME")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path))  # no .runtree of a folder above counts
     assert default_store_path() == tmp_path / ".runtree" / "runtree.db"
     async with rt.Session(store=DEFAULT_STORE) as session:
         await rt.call(Leaf, 1)
