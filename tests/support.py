@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -181,3 +182,10 @@ def process_gone(pid: int) -> bool:
     except ProcessLookupError:
         return True
     return False
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of a child the tests interrupt: SIGINT as a terminal gives it. A
+    non-interactive shell starts background jobs (such as CI's suites on other Pythons) with
+    SIGINT ignored, and a child would inherit that and never see Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

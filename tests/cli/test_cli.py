@@ -12,6 +12,7 @@ import pytest
 from runtree.nodes import NodeState
 from tests.cli.conftest import ROOT, Cli
 from tests.store.nodes import Leaf
+from tests.support import default_sigint
 
 COMMANDS = ["run", "inspect", "runs", "show", "export", "resume"]
 
@@ -430,6 +431,7 @@ def test_ctrl_c_stops_the_run_and_says_how_to_resume_it(
         [sys.executable, "-m", "runtree.cli", "run", "slow.py:slow", "--mode", "async"],
         cwd=tmp_path,
         env=cli_env,
+        preexec_fn=default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -134,9 +134,12 @@ async def test_sync_exec_runs_on_the_loop_thread_unless_exec_in_thread() -> None
 async def test_a_sqlite_connection_made_in_prep_works_in_exec_and_post(tmp_path: Any) -> None:
     import sqlite3
 
+    made: list[sqlite3.Connection] = []
+
     class Query(rg.Node):
         def prep(self, shared: Any) -> sqlite3.Connection:
             connection = sqlite3.connect(shared["db"])  # bound to the thread that made it
+            made.append(connection)
             connection.execute("create table if not exists t (x int)")
             connection.executemany("insert into t values (?)", [(1,), (2,), (3,)])
             return connection
@@ -156,6 +159,8 @@ async def test_a_sqlite_connection_made_in_prep_works_in_exec_and_post(tmp_path:
 
     with pytest.raises(sqlite3.ProgrammingError, match="thread"):
         await Threaded().run({"db": str(tmp_path / "data.db")})
+    for connection in made:  # the failed run's post did not close its connection
+        connection.close()
 
 
 async def test_post_returning_none_is_default_and_custom_name() -> None:

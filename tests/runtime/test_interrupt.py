@@ -15,6 +15,7 @@ import pytest
 
 from runtree.runtime.interrupt import InterruptGuard
 from runtree.store import SqliteRunStore
+from tests.support import default_sigint
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,6 +28,7 @@ def _interrupt(journal: Path, style: str, kind: str) -> subprocess.CompletedProc
         [sys.executable, "-m", "tests.runtime.interrupt_child", str(journal), style, kind],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+        preexec_fn=default_sigint,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

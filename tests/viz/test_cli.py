@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import ROOT, Cli
+from tests.support import default_sigint
 from tests.viz.conftest import Demo
 
 
@@ -115,6 +116,7 @@ def test_viz_serves_the_journal_until_interrupted(demo: Demo, tmp_path: Path) ->
         [sys.executable, "-m", "runtree.cli", "viz", "--port", "0", "--db", str(demo.path)],
         cwd=tmp_path,
         env=env,
+        preexec_fn=default_sigint,
         stderr=subprocess.PIPE,
         text=True,
     )
