@@ -23,7 +23,7 @@ import dataclasses
 import itertools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "WorkerThreads",
     "blocking",
     "run_in_thread",
+    "run_on_loop",
     "shared_threads",
 ]
 
@@ -220,6 +221,15 @@ def blocking() -> contextlib.AbstractContextManager[None]:
     if pool is None:
         return contextlib.nullcontext()
     return pool._blocking()
+
+
+async def run_on_loop(coroutine: Coroutine[Any, Any, T], loop: asyncio.AbstractEventLoop) -> T:
+    """``await`` ``coroutine`` run on ``loop``, another thread's (a thread-mode node's call
+    hopping to its session's loop). A pool worker waiting here frees its place in its pool
+    meanwhile (:func:`blocking`), so nested calls never exhaust it."""
+    future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+    with blocking():
+        return await asyncio.wrap_future(future)
 
 
 _shared: WorkerThreads | None = None

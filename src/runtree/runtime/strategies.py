@@ -23,6 +23,7 @@ import threading
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
+from runtree._threads import run_on_loop
 from runtree.context.central import choose_mode, current_session, parent_id
 from runtree.context.policy import carried_policy, effective_policy
 from runtree.errors import ConfigurationError, ContextError
@@ -86,11 +87,10 @@ class RemoteState:
         """Run ``node(*args, **kwargs)`` as a request of the caller's run (``request_id`` is
         chosen by the session)."""
         if asyncio.get_running_loop() is not self.loop:  # a thread-mode node: hop home
-            future = asyncio.run_coroutine_threadsafe(
+            return await run_on_loop(
                 self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode, policy),
                 self.loop,
             )
-            return await asyncio.wrap_future(future)
         try:
             node_class = self._node_classes[node]
         except (KeyError, TypeError):

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from runtree._json import describe_error
-from runtree._threads import blocking
+from runtree._threads import run_on_loop
 from runtree.context.central import choose_mode
 from runtree.context.policy import effective_policy
 from runtree.context.store import RunContext
@@ -123,12 +123,10 @@ class RTState:
             if self.loop is None or self.loop.is_closed():
                 self.loop = loop
             else:
-                future = asyncio.run_coroutine_threadsafe(
+                return await run_on_loop(
                     self.call_nodes(parent_node_id, request_id, node, args, kwargs, mode, policy),
                     self.loop,
                 )
-                with blocking():  # a worker thread waiting here frees its place in its pool
-                    return await asyncio.wrap_future(future)
         self.check_open()
         try:
             node_class = self._node_classes[node]
